@@ -1,0 +1,71 @@
+"""Decode a fetched body: charset from HTTP, then the document's own declaration, then detection.
+
+Browsers read ``iso-8859-1`` and ``us-ascii`` as windows-1252, and so do we: old
+news pages declare latin-1 and use curly quotes from the 0x80-0x9f range.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+from charset_normalizer import from_bytes
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""")
+_WINDOWS_ALIASES = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii", "cp819", "iso-ir-100"}
+
+
+def normalise(name: str | None) -> str | None:
+    """A Python codec name for a declared charset, or None when unknown."""
+    if not name:
+        return None
+    label = name.strip().strip("\"'").lower()
+    if label in _WINDOWS_ALIASES:
+        return "cp1252"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def declared_in_document(body: bytes) -> str | None:
+    """The charset a page declares in its XML declaration or <meta> (first 4 KB)."""
+    head = body[:4096]
+    match = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
+    return normalise(match.group(1).decode("ascii", "replace")) if match else None
+
+
+def decode(body: bytes, http_charset: str | None) -> tuple[str, str]:
+    """Return (text, codec used). Never raises: undecodable bytes become U+FFFD."""
+    if body.startswith(codecs.BOM_UTF8):
+        return body[len(codecs.BOM_UTF8):].decode("utf-8", "replace"), "utf-8"
+    for candidate in (normalise(http_charset), declared_in_document(body)):
+        if candidate:
+            try:
+                return body.decode(candidate), candidate
+            except UnicodeDecodeError:
+                continue  # a wrong declaration: fall through to the next source
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(body[:65536]).best()
+    guess = normalise(best.encoding) if best is not None else None
+    # Detectors hesitate between the Latin single-byte codecs (cp1252, cp1250, cp852...)
+    # on short Western text; on the web the answer is windows-1252, as in browsers.
+    # Trust the detector only when its reading is in another script.
+    if guess and not _reads_as_latin(body.decode(guess, "replace")):
+        return body.decode(guess, "replace"), guess
+    return body.decode("cp1252", "replace"), "cp1252"
+
+
+def _reads_as_latin(text: str) -> bool:
+    letters = [ch for ch in text if ord(ch) > 127 and ch.isalpha()]
+    if not letters:
+        return True
+    latin = sum(1 for ch in letters if unicodedata.name(ch, "").startswith("LATIN"))
+    return latin * 2 >= len(letters)

@@ -1,0 +1,107 @@
+"""Specification of page metadata (feedsvc.metadata): JSON-LD, OpenGraph, meta tags, <time>, lang."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import lxml.html
+import pytest
+
+from feedsvc.metadata import PageMeta, page_title, parse_date_value, read_metadata
+
+
+def meta_of(head: str, body: str = "", lang: str = "", skip_json_ld: bool = False) -> PageMeta:
+    html = f"<html{' lang=' + repr(lang) if lang else ''}><head>{head}</head><body>{body}<p>x</p></body></html>"
+    return read_metadata(lxml.html.document_fromstring(html), skip_json_ld=skip_json_ld)
+
+
+JSON_LD = """<script type="application/ld+json">
+{"@context": "https://schema.org", "@graph": [
+  {"@type": "WebSite", "name": "Site"},
+  {"@type": ["NewsArticle"], "headline": "From JSON-LD", "datePublished": "2019-04-25T09:41:12Z",
+   "author": [{"@type": "Person", "name": "Maria PANINA"}, {"name": "John DOE"}],
+   "image": [{"url": "https://img.example/a.jpg"}], "inLanguage": "en-US",
+   "articleBody": "The whole   text.", "description": "Teaser."}]}
+</script>"""
+OPEN_GRAPH = (
+    '<meta property="og:title" content="From OpenGraph">'
+    '<meta property="og:image" content="https://img.example/og.jpg">'
+    '<meta property="article:published_time" content="2019-04-24T10:00:00+02:00">'
+    '<meta name="author" content="Meta Author">'
+    '<meta name="description" content="Meta description.">'
+)
+
+
+def test_json_ld_article_fields() -> None:
+    meta = meta_of(JSON_LD + OPEN_GRAPH)
+    assert meta.title == "From JSON-LD"
+    assert meta.author == "Maria PANINA, John DOE"
+    assert meta.published == datetime(2019, 4, 25, 9, 41, 12, tzinfo=timezone.utc)
+    assert meta.image == "https://img.example/a.jpg"
+    assert meta.language == "en-US"
+    assert meta.body_text == "The whole text."
+    assert meta.description == "Meta description."
+
+
+def test_opengraph_and_meta_fill_in_without_json_ld() -> None:
+    meta = meta_of(JSON_LD + OPEN_GRAPH, skip_json_ld=True)
+    assert (meta.title, meta.author, meta.image) == ("From OpenGraph", "Meta Author", "https://img.example/og.jpg")
+    assert meta.published == datetime(2019, 4, 24, 8, 0, tzinfo=timezone.utc)
+
+
+def test_broken_json_ld_is_skipped() -> None:
+    meta = meta_of('<script type="application/ld+json">{"@type": "NewsArticle", broken</script>' + OPEN_GRAPH)
+    assert meta.title == "From OpenGraph"
+
+
+def test_time_element_and_html_lang() -> None:
+    meta = meta_of("", body='<time datetime="2019-04-25T11:00:00">April 25</time>', lang="fr")
+    assert meta.published == datetime(2019, 4, 25, 11, 0, tzinfo=timezone.utc)
+    assert meta.language == "fr"
+
+
+def test_a_date_only_value_is_a_day() -> None:
+    meta = meta_of('<meta name="date" content="2019-04-25">')
+    assert (meta.published, meta.published_day) == (None, date(2019, 4, 25))
+
+
+def test_an_author_given_as_a_url_is_ignored() -> None:
+    assert meta_of('<meta property="article:author" content="https://facebook.com/someone">').author is None
+
+
+def test_page_title_and_base() -> None:
+    meta = meta_of("<title>Kim, Putin vow to seek closer ties at first talks</title><base href='https://cdn.example/'>")
+    assert meta.page_title == "Kim, Putin vow to seek closer ties at first talks"
+    assert meta.base_href == "https://cdn.example/"
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Council approves cycle lanes | The Daily Example", "Council approves cycle lanes"),
+        ("India test-fires new missile - SpaceWar.com", "India test-fires new missile"),
+        ("Kim - Putin summit: what the two leaders want from each other", "Kim - Putin summit: what the two leaders want from each other"),
+        ("Plain headline", "Plain headline"),
+        ("   ", None),
+    ],
+)
+def test_page_title_drops_a_site_name(title: str, expected: str | None) -> None:
+    assert page_title(title) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2019-04-25T09:41:12Z", datetime(2019, 4, 25, 9, 41, 12, tzinfo=timezone.utc)),
+        ("2019-04-25T11:41:12+02:00", datetime(2019, 4, 25, 9, 41, 12, tzinfo=timezone.utc)),
+        ("2019-04-25T09:41:12", datetime(2019, 4, 25, 9, 41, 12, tzinfo=timezone.utc)),
+        ("2019-04-25 09:41", datetime(2019, 4, 25, 9, 41, tzinfo=timezone.utc)),
+        ("Thu, 25 Apr 2019 09:41:12 GMT", datetime(2019, 4, 25, 9, 41, 12, tzinfo=timezone.utc)),
+        ("2019-04-25", date(2019, 4, 25)),
+        ("April 25, 2019", date(2019, 4, 25)),
+        ("not a date", None),
+        ("", None),
+    ],
+)
+def test_parse_date_value(value: str, expected: datetime | date | None) -> None:
+    assert parse_date_value(value) == expected
