@@ -22,6 +22,8 @@ from functools import cached_property
 import lxml.html
 from lxml.html import HtmlElement
 
+from feedsvc.htmldoc import parse_fragment
+
 BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details",
     "dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
@@ -218,8 +220,12 @@ def _is_small(element: HtmlElement) -> bool:
 
 
 def _has_caption_class(element: HtmlElement) -> bool:
-    names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
-    return any(word in names for word in _CAPTION_WORDS)
+    names = element.get("class")
+    ident = element.get("id")
+    if names is None and ident is None:
+        return False
+    folded = f"{names or ''} {ident or ''}".lower()
+    return any(word in folded for word in _CAPTION_WORDS)
 
 
 def _all_small(element: HtmlElement) -> bool:
@@ -315,7 +321,7 @@ class _Builder:
 def trim_line_start(line: Line, prefix: str) -> Line | None:
     """``line`` without the visible text ``prefix`` at its start (markup kept); None when empty."""
     wanted = sum(1 for char in prefix if not char.isspace())
-    root = lxml.html.fragment_fromstring(line.html or "<span></span>", create_parent="div")
+    root = parse_fragment(line.html or "<span></span>")
     for node, attr in _text_slots(root):
         if wanted <= 0:
             break

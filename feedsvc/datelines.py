@@ -45,6 +45,7 @@ _LINE = re.compile(rf"\s*(?:(?:{_PLACE}\s*)?{_AGENCY}\s*)?(?P<date>{DATE})\s*")
 _OPENING = re.compile(rf"\s*{_PLACE}\s*{_AGENCY}\s*(?P<date>{DATE})\s*{_DASH}\s+(?=\S)", re.DOTALL)
 _IN_TEXT = re.compile(rf"(?<![\w(]){_PLACE}\s*{_AGENCY}\s*(?P<date>{DATE})")
 _DATE_FIRST = re.compile(rf"[\s|·•:,]*(?P<date>{DATE})")
+_MAX_DATELINE = 160
 _AFTER = re.compile(rf"^\s*(?:{_DASH}\s*)?")
 _DAY_PARTS = re.compile(
     rf"(?P<month>{MONTH})\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})"
@@ -72,6 +73,8 @@ def parse_day(text: str) -> date | None:
 
 def parse_dateline(line: str, patterns: Sequence[str] = ()) -> Dateline | None:
     """``line`` read as a dateline, when the whole line is one; otherwise None."""
+    if len(line) > _MAX_DATELINE:
+        return None
     text = _squash(line)
     for pattern in patterns:
         match = _compiled(pattern).fullmatch(text)
@@ -82,7 +85,13 @@ def parse_dateline(line: str, patterns: Sequence[str] = ()) -> Dateline | None:
 
 
 def split_opening_dateline(text: str, patterns: Sequence[str] = ()) -> tuple[Dateline, str] | None:
-    """``(dateline, rest)`` when ``text`` opens with ``Place (Agency) Date - ``; otherwise None."""
+    """``(dateline, rest)`` when ``text`` opens with ``Place (Agency) Date - ``; otherwise None.
+
+    Rule patterns, like the built-in one, must include the dash after the date.
+    """
+    head = text[: _MAX_DATELINE + 8]
+    if " -" not in head and "–" not in head and "—" not in head:
+        return None  # cheap test first: most paragraphs have no spaced dash near their start
     for pattern in patterns:
         match = _compiled(pattern).match(text)
         if match is not None and (dateline := _from_match(match)) is not None:

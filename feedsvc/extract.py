@@ -16,9 +16,11 @@ Pure and picklable: plain values in, an ``Article`` out, no I/O, no clock.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from html import escape
 from urllib.parse import urldefrag
 
 from lxml.html import HtmlElement
@@ -37,6 +39,7 @@ from feedsvc.metadata import PageMeta, parse_date_value, read_metadata
 from feedsvc.models import Article
 from feedsvc.rules.model import SiteRules
 from feedsvc.rulesapply import apply_edits, body_elements, evaluate, find_link, first_texts, is_native_ad, merge_rules
+from feedsvc.sanitize import sanitize
 from feedsvc.story import StoryParts, read_page_head, read_story, with_head_facts
 from feedsvc.textmatch import slugify, summary_of
 
@@ -85,7 +88,7 @@ def extract_article(html: str, url: str, rules: SiteRules | None, global_rules: 
     )
     if page_head is not None:
         parts = with_head_facts(parts, page_head)
-    return _article(page, base, parts, facts, meta, active, next_page)
+    return _article(page, base, parts, facts, meta, next_page)
 
 
 def join_pages(first: Article, rest: Sequence[Article]) -> Article:
@@ -120,11 +123,15 @@ def _rule_facts(document: HtmlElement, rules: SiteRules) -> _RuleFacts:
 
 
 def _article(
-    page: str, base: str, parts: StoryParts, facts: _RuleFacts, meta: PageMeta, rules: SiteRules, next_page: str | None
+    page: str, base: str, parts: StoryParts, facts: _RuleFacts, meta: PageMeta, next_page: str | None
 ) -> Article:
-    if not any(block.text for block in parts.blocks):
+    if any(block.text for block in parts.blocks):
+        body, image, caption = take_lead_figure(blocks_to_html(parts.blocks))
+    elif meta.body_text:  # the markup held no text, the page's JSON-LD does
+        paragraphs = (" ".join(p.split()) for p in re.split(r"\n\s*\n|\r?\n", meta.body_text))
+        body, image, caption = sanitize("".join(f"<p>{escape(p)}</p>" for p in paragraphs if p)), None, None
+    else:
         raise ExtractError(page, "no article text found")
-    body, image, caption = take_lead_figure(blocks_to_html(parts.blocks))
     dateline = parts.dateline
     published = facts.stamp if isinstance(facts.stamp, datetime) else meta.published
     rule_day = facts.stamp if isinstance(facts.stamp, date) and not isinstance(facts.stamp, datetime) else None
@@ -142,7 +149,7 @@ def _article(
         lead_image=image or (absolute_url(meta.image, base) if meta.image else None),
         lead_image_caption=caption,
         language=meta.language,
-        summary=_summary(parts.blocks) or meta.description or "",
+        summary=_summary(parts.blocks) or meta.description or summary_of(meta.body_text or ""),
         companions=tuple(_companion(page, companion) for companion in parts.companions),
         next_page_url=next_page,
     )

@@ -36,10 +36,6 @@ _DATE_META = (
 )
 _IMAGE_META = ("og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src")
 _SITE_NAME_MAX = 30
-_INTERESTING = (
-    "//meta | //base | //title | //script[@type='application/ld+json'] | //time[@datetime]"
-    " | //*[@itemprop='datePublished']"
-)
 _DESCRIPTION_META = ("description", "og:description", "twitter:description")
 
 
@@ -51,7 +47,7 @@ class PageMeta:
     published_day: date | None = None
     image: str | None = None
     description: str | None = None
-    body_text: str | None = None  # JSON-LD articleBody
+    body_text: str | None = None  # JSON-LD articleBody, line breaks kept
     language: str | None = None
     base_href: str | None = None
     page_title: str | None = None  # <title>, without a trailing " | Site Name"
@@ -60,15 +56,15 @@ class PageMeta:
 def read_metadata(root: HtmlElement, *, skip_json_ld: bool = False) -> PageMeta:
     """Everything the page's markup states about the article (one pass over the tree)."""
     found: dict[str, list[HtmlElement]] = {}
-    for element in root.xpath(_INTERESTING):
+    for element in root.iter("meta", "base", "title", "script", "time"):
         found.setdefault(element.tag, []).append(element)
-    ld = {} if skip_json_ld else _json_ld_article(found.get("script", []))
+    scripts = [s for s in found.get("script", []) if (s.get("type") or "").strip().lower() == "application/ld+json"]
+    ld = {} if skip_json_ld else _json_ld_article(scripts)
     meta = _meta_values(found.get("meta", []))
-    marked = [e.get("datetime") or e.get("content") for tag, es in found.items() if tag != "meta" for e in es]
     stamp = _first_date(
         [ld.get("datePublished"), ld.get("dateCreated")]
         + [meta.get(name) for name in _DATE_META]
-        + [value for value in marked if value][:1]
+        + [t.get("datetime") for t in found.get("time", []) if t.get("datetime")][:1]
     )
     titles = found.get("title", [])
     bases = found.get("base", [])
@@ -79,7 +75,7 @@ def read_metadata(root: HtmlElement, *, skip_json_ld: bool = False) -> PageMeta:
         published_day=stamp if isinstance(stamp, date) and not isinstance(stamp, datetime) else None,
         image=_image(ld.get("image")) or _first(meta, _IMAGE_META),
         description=_first(meta, _DESCRIPTION_META) or _text(ld.get("description")),
-        body_text=_text(ld.get("articleBody")),
+        body_text=ld["articleBody"].strip() or None if isinstance(ld.get("articleBody"), str) else None,
         language=_language(root, ld, meta),
         base_href=(bases[0].get("href") or "").strip() or None if bases else None,
         page_title=page_title(titles[0].text_content()) if titles else None,

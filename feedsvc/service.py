@@ -32,7 +32,7 @@ from feedsvc.rules.book import RuleBook
 from feedsvc.schedule import build_scheduler
 from feedsvc.store.base import Store
 from feedsvc.store.open import open_store
-from feedsvc.urls import canonical_url
+from feedsvc.urls import canonical_url, same_site
 from feedsvc.web import build_app
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,9 @@ async def run_daemon(settings: Settings, *, stop_timeout: float = STOP_TIMEOUT) 
                 inflight.add(task)
             try:
                 await rt.scraper.refresh(section)
+            except asyncio.CancelledError:
+                # Only a stop cancels a refresh: what it committed stays, the rest is redone next run.
+                log.info("refresh of %s abandoned at stop", section.key, extra={"section": section.key})
             finally:
                 if task is not None:
                     inflight.discard(task)
@@ -157,9 +160,10 @@ async def run_daemon(settings: Settings, *, stop_timeout: float = STOP_TIMEOUT) 
             await stop.wait()
             log.info("stopping: finishing in-flight refreshes (at most %.0fs)", stop_timeout)
         finally:
+            scheduler.pause()  # no new runs; the running ones get stop_timeout to finish
+            await _drain(inflight, stop_timeout)
             scheduler.shutdown(wait=False)
             refresher.cancel()
-            await _drain(inflight, stop_timeout)
             await runner.cleanup()
     return 0
 
@@ -195,6 +199,7 @@ async def extract_one(source: str, *, page_url: str | None, rules_name: str | No
             raise FeedsvcError(f"cannot read {source}: {exc.strerror or exc}") from exc
         text = decode(body, None)[0]
         url = page_url or Path(source).resolve().as_uri()
+    rules_name = rules_name or _configured_rules(settings, url)
     if rules_name:
         rules = book.by_name(rules_name)
         if rules is None:
@@ -202,6 +207,11 @@ async def extract_one(source: str, *, page_url: str | None, rules_name: str | No
     else:
         rules = book.for_url(url)
     return extract_page(text, url, canonical_url(url), rules, book.global_rules)
+
+
+def _configured_rules(settings: Settings, url: str) -> str | None:
+    """The rule file the config names for the site ``url`` belongs to."""
+    return next((site.rules for site in settings.sites if site.rules and same_site(url, site.url)), None)
 
 
 def _settings_for_tools(config_path: str | None) -> Settings:

@@ -332,3 +332,26 @@ def test_extraction_runs_in_a_worker_process() -> None:
         article = pool.submit(extract_article, html, url, rules, None).result(timeout=60)
     assert isinstance(article, Article) and article == extract_article(html, url, rules)
     assert pickle.loads(pickle.dumps(article)) == article
+
+
+def test_json_ld_article_body_when_the_markup_holds_no_text() -> None:
+    html = (
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", "headline": "Only in JSON-LD",'
+        ' "articleBody": "First paragraph <b>as text</b>.\\n\\nSecond paragraph."}</script></head>'
+        "<body><div id='story'><script>render()</script></div></body></html>"
+    )
+    article = extract_article(html, "https://example.org/a", SiteRules(source="t", body=("//div[@id='story']",)))
+    assert article.title == "Only in JSON-LD"
+    assert article.body_html == "<p>First paragraph &lt;b&gt;as text&lt;/b&gt;.</p>\n<p>Second paragraph.</p>"
+
+
+def test_a_lone_companion_like_story_is_the_story_itself() -> None:
+    html = (
+        "<html><head><title>Site front</title></head><body><table><tr><td>"
+        "<b>Launch delayed by weather</b><br>Kourou (AFP) May 2, 2019 - The launch was put off by a day.<br><br>"
+        "Winds were too strong.</td></tr></table></body></html>"
+    )
+    article = extract_article(html, "https://example.org/a", SiteRules(source="t", body=("//td",)))
+    assert (article.title, article.place, article.published_day) == ("Launch delayed by weather", "Kourou", date(2019, 5, 2))
+    assert text_of(article.body_html) == "The launch was put off by a day.\n\nWinds were too strong."
+    assert article.companions == ()
