@@ -65,11 +65,6 @@ def read_story(
     )
     if automatic:
         blocks = drop_link_lists(blocks)
-    if companions and not any(block.text for block in blocks):
-        # Nothing is left beside the "companion": it is the story itself, printed with its
-        # dateline opening the first paragraph under a headline that was not recognised.
-        main, *companions = companions
-        return StoryParts(main.title, head.author, main.dateline, main.blocks, tuple(companions))
     return StoryParts(head.title, head.author, head.dateline, tuple(blocks), tuple(companions))
 
 

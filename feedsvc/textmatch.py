@@ -70,7 +70,7 @@ def same_folded_title(a: str, b: str) -> bool:
 
 def slugify(text: str, limit: int = 80) -> str:
     """``Pompeo expects N.Korea diplomacy`` -> ``pompeo-expects-n-korea-diplomacy``."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    ascii_text = unicodedata.normalize("NFKD", text.translate(_FOLD)).encode("ascii", "ignore").decode("ascii")
     slug = _SLUG_DROP.sub("-", ascii_text.lower()).strip("-")
     if len(slug) > limit:
         slug = slug[:limit].rsplit("-", 1)[0]

@@ -345,7 +345,7 @@ def test_json_ld_article_body_when_the_markup_holds_no_text() -> None:
     assert article.body_html == "<p>First paragraph &lt;b&gt;as text&lt;/b&gt;.</p>\n<p>Second paragraph.</p>"
 
 
-def test_a_lone_companion_like_story_is_the_story_itself() -> None:
+def test_a_story_whose_dateline_opens_its_first_paragraph_is_not_a_companion() -> None:
     html = (
         "<html><head><title>Site front</title></head><body><table><tr><td>"
         "<b>Launch delayed by weather</b><br>Kourou (AFP) May 2, 2019 - The launch was put off by a day.<br><br>"

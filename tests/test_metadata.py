@@ -39,7 +39,7 @@ def test_json_ld_article_fields() -> None:
     assert meta.published == datetime(2019, 4, 25, 9, 41, 12, tzinfo=timezone.utc)
     assert meta.image == "https://img.example/a.jpg"
     assert meta.language == "en-US"
-    assert meta.body_text == "The whole text."
+    assert meta.body_text == "The whole   text."  # line breaks and spacing kept for paragraphs
     assert meta.description == "Meta description."
 
 
