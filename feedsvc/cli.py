@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -24,7 +25,10 @@ log = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="feedsvc", description="Full-text feed republisher")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    parser.add_argument(
+        "--log-level", default=os.environ.get("FEEDSVC_LOG_LEVEL") or "INFO",
+        help="DEBUG, INFO, WARNING or ERROR (default $FEEDSVC_LOG_LEVEL or INFO)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the daemon: scheduler and HTTP server until SIGTERM/SIGINT")
@@ -48,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="RULES_COMMAND")
     rules_check = rules_commands.add_parser("check", help="load every rule file and report problems")
     rules_check.add_argument("dirs", nargs="+", metavar="DIR")
+    rules_test = rules_commands.add_parser("test", help="run rule files' test_url/test_contains checks")
+    rules_test.add_argument("target", nargs="?", metavar="HOST|FILE", help="a rule file, a host or a rule name (default: all)")
+    rules_test.add_argument("--pages", metavar="DIR", help="saved pages (DIR/pages.json maps URLs to files); default: fetch")
+    rules_test.add_argument("--rules-dir", action="append", metavar="DIR", help="rule folder (repeatable; default: the config's)")
+    rules_test.add_argument("--config", help="config file (for its rule folders and fetch settings)")
+
+    reextract = commands.add_parser("reextract", help="re-extract stored stories from their stored pages (no fetching)")
+    reextract.add_argument("--config", help="config file")
+    reextract.add_argument("--site", action="append", metavar="SITE", help="only this site (repeatable)")
+    reextract.add_argument("--all", action="store_true", help="every stored page, not only those whose rule file changed")
     return parser
 
 
@@ -57,8 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return _check_config(args.path)
+        if args.command == "rules" and args.rules_command == "test":
+            return asyncio.run(_rules_test(args))
         if args.command == "rules":
             return _rules_check(args.dirs)
+        if args.command == "reextract":
+            return _reextract(args)
         if args.command == "extract":
             return asyncio.run(_extract(args))
         if args.command == "scrape":
@@ -102,6 +120,38 @@ def _rules_check(dirs: Sequence[str]) -> int:
     report = check_dirs([Path(d) for d in dirs])
     print(format_report(report))
     return 0 if report.failed == 0 else 1
+
+
+def _reextract(args: argparse.Namespace) -> int:
+    from feedsvc.pipeline import extract_page
+    from feedsvc.reextract import reextract_command
+    from feedsvc.service import cpu_pool
+
+    settings = load_settings(args.config)
+    pool = cpu_pool()
+    try:
+        return asyncio.run(reextract_command(settings, pool, extract_page, sites=args.site, everything=args.all))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _rules_test(args: argparse.Namespace) -> int:
+    from feedsvc.models import FetchSettings
+    from feedsvc.ruletest import format_results, rules_test
+
+    try:
+        settings = load_settings(args.config)
+    except ConfigError:
+        if args.config:
+            raise
+        settings = None  # no config: the bundled rules, default fetch settings
+    dirs = args.rules_dir or (list(settings.rules_dirs) if settings else ["config/rules"])
+    fetch = settings.fetch if settings else FetchSettings()
+    results, problems = await rules_test(args.target, dirs, pages_dir=args.pages, fetch_settings=fetch)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(format_results(results))
+    return 0 if results and all(result.passed for result in results) else 1
 
 
 async def _extract(args: argparse.Namespace) -> int:

@@ -30,7 +30,10 @@ ENV_OVERRIDES: dict[str, str] = {
     "FEEDSVC_STORAGE": "storage",
     "FEEDSVC_LISTEN": "listen",
     "FEEDSVC_PUBLIC_URL": "public_url",
+    "FEEDSVC_ROLE": "role",
 }
+
+ROLES = ("both", "serve", "scrape")
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -117,6 +120,30 @@ def _float_range(low: float, high: float) -> Callable[[Any], float]:
     return check
 
 
+def _role(value: Any) -> str:
+    text = _str(value)
+    if text not in ROLES:
+        raise _Invalid(f"expected one of {', '.join(ROLES)}, got {value!r}")
+    return text
+
+
+def _user_agent(value: Any) -> str:
+    text = _str(value)
+    if "feedsvc" not in text.lower():
+        raise _Invalid(f"expected an honest User-Agent that names feedsvc, such as 'feedsvc/0.1 (...)', got {value!r}")
+    return text
+
+
+def _contact(value: Any) -> str:
+    text = _str(value)
+    parts = urlsplit(text)
+    if (parts.scheme in ("http", "https") and parts.hostname) or (parts.scheme == "mailto" and "@" in text):
+        return text
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        return text
+    raise _Invalid(f"expected a contact URL (https://...) or e-mail address for site owners, got {value!r}")
+
+
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _Invalid(f"expected true or false, got {value!r}")
@@ -151,10 +178,19 @@ TOP_OPTIONS: dict[str, Option] = {
     "jitter": Option(lambda v: duration(v) if v not in (0, "0") else 0.0, 30.0, "random delay added to each scheduled run"),
     "max_articles_per_run": Option(_int_range(1, 10000), 100, "articles fetched per section run at most"),
     "recheck_after": Option(duration, 6 * 3600.0, "a stored article's page is checked for corrections after this long"),
+    "recheck_per_run": Option(_int_range(0, 1000), 5, "stored articles re-checked per section run at most (0: never)"),
+    "recheck_for": Option(duration, 2 * 86400.0, "stories first seen longer ago than this are no longer re-checked"),
+    "retention_items": Option(_int_range(1, 10_000_000), 1000, "a section keeps its newest N stories; a story in no section is removed"),
+    "retention_age": Option(duration, 90 * 86400.0, "stories first seen longer ago are removed; their keys are never taken in again"),
+    "stop_timeout": Option(duration, 10.0, "on SIGTERM/SIGINT, in-flight refreshes get this long to finish before they are abandoned"),
+    "role": Option(_role, "both", "what this replica runs: both, serve (feeds over HTTP, no scheduler) or scrape (scheduler; HTTP only /healthz and /readyz)"),
+    "websub_hub": Option(_http_url, None, "WebSub hub URL: feeds advertise it (rel=hub) and it is notified (hub.mode=publish) when a feed changes; unset: no hub"),
+    "lease_time": Option(duration, 60.0, "a replica's claim on a section's refresh lasts this long unless renewed; a dead replica's sections are taken over after it"),
 }
 
 FETCH_OPTIONS: dict[str, Option] = {
-    "user_agent": Option(_str, FetchSettings.user_agent, "User-Agent of every request; name a contact URL"),
+    "user_agent": Option(_user_agent, FetchSettings.user_agent, "User-Agent of every request; must name feedsvc"),
+    "contact": Option(_contact, FetchSettings.contact, "URL or e-mail for site owners, added to the User-Agent as (+contact)"),
     "per_host_concurrency": Option(_int_range(1, 16), FetchSettings.per_host_concurrency, "requests in flight per host"),
     "min_delay": Option(_float_range(0.0, 3600.0), FetchSettings.min_delay, "seconds between request starts to one host"),
     "timeout": Option(_float_range(0.1, 600.0), FetchSettings.timeout, "total seconds allowed per request"),
@@ -165,6 +201,8 @@ FETCH_OPTIONS: dict[str, Option] = {
     "backoff": Option(_float_range(0.0, 600.0), FetchSettings.backoff, "first retry delay in seconds, doubled each time"),
     "max_retry_after": Option(_float_range(0.0, 86400.0), FetchSettings.max_retry_after, "longest Retry-After waited out"),
     "obey_robots": Option(_bool, FetchSettings.obey_robots, "honour robots.txt and its Crawl-delay"),
+    "breaker_failures": Option(_int_range(1, 1000), FetchSettings.breaker_failures, "consecutive failed requests (timeouts, connection errors, 5xx, 429) before a host is paused"),
+    "breaker_cooldown": Option(duration, FetchSettings.breaker_cooldown, "first pause of a failing host; doubled (up to 8x) while it keeps failing"),
 }
 
 SITE_OPTIONS: dict[str, Option] = {
@@ -308,7 +346,15 @@ def parse_settings(
         jitter=top["jitter"],
         max_articles_per_run=top["max_articles_per_run"],
         recheck_after=top["recheck_after"],
+        recheck_per_run=top["recheck_per_run"],
+        recheck_for=top["recheck_for"],
+        retention_items=top["retention_items"],
+        retention_age=top["retention_age"],
         source=source,
+        role=top["role"],
+        lease_time=top["lease_time"],
+        websub_hub=top.get("websub_hub"),
+        stop_timeout=top["stop_timeout"],
     )
 
 
@@ -363,6 +409,7 @@ def explain(settings: Settings) -> str:
         f"  storage     {_redact(settings.storage)}",
         f"  listen      {settings.listen_host}:{settings.listen_port}",
         f"  public_url  {settings.public_url}",
+        f"  role        {settings.role} (section leases last {_human_duration(settings.lease_time)})",
         f"  rules       {', '.join(settings.rules_dirs)}",
         f"  fetch       {settings.fetch.per_host_concurrency} per host, {settings.fetch.min_delay:g}s apart, "
         f"timeout {settings.fetch.timeout:g}s, robots.txt {'obeyed' if settings.fetch.obey_robots else 'ignored'}",

@@ -11,7 +11,8 @@
     │   ├── TooLarge             the body (or its inflated form) passed the size cap
     │   ├── UnsupportedContent   not HTML / XML / a feed
     │   ├── RedirectError        redirect loop, too many redirects, or off-site redirect
-    │   └── RobotsDisallowed     robots.txt forbids the path
+    │   ├── RobotsDisallowed     robots.txt forbids the path
+    │   └── HostPaused           the host is paused (circuit breaker, or a long Retry-After): not asked
     ├── DiscoverError        a section page or summary feed yields no usable references
     ├── ExtractError         a page yields no article (carries the URL)
     └── StoreError           the store failed or is unreachable
@@ -71,6 +72,10 @@ class RedirectError(FetchError):
 
 class RobotsDisallowed(FetchError):
     pass
+
+
+class HostPaused(FetchError):
+    """No request was made: the host failed repeatedly or asked to be left alone for a while."""
 
 
 class DiscoverError(FeedsvcError):

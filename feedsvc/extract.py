@@ -32,16 +32,17 @@ from feedsvc.companions import Companion
 from feedsvc.datelines import parse_byline, parse_dateline
 from feedsvc.errors import ExtractError
 from feedsvc.fallback import readable_root
-from feedsvc.htmldoc import drop_junk, parse_document
+from feedsvc.htmldoc import drop_junk, parse_document, rescue_noscript_images
 from feedsvc.leadimage import take_lead_figure
 from feedsvc.linkfix import absolute_url
-from feedsvc.metadata import PageMeta, parse_date_value, read_metadata
+from feedsvc.metadata import PageMeta, normalise_authors, parse_date_value, read_metadata
 from feedsvc.models import Article
 from feedsvc.rules.model import SiteRules
 from feedsvc.rulesapply import apply_edits, body_elements, evaluate, find_link, first_texts, is_native_ad, merge_rules
 from feedsvc.sanitize import sanitize
 from feedsvc.story import StoryParts, read_page_head, read_story, with_head_facts
 from feedsvc.textmatch import slugify, summary_of
+from feedsvc.tidy import tidy_tree
 
 __all__ = ["extract_article", "join_pages", "single_page_url"]
 
@@ -62,16 +63,20 @@ def extract_article(html: str, url: str, rules: SiteRules | None, global_rules: 
     merged = merge_rules(rules, global_rules)
     active = merged or _NO_RULES
     page = urldefrag(url).url
-    document = parse_document(html, page, active.replace_string)
+    document = parse_document(html, page, active.replace_string, active.parser)
     meta = read_metadata(document, skip_json_ld=active.skip_json_ld)
     base = absolute_url(meta.base_href, page) if meta.base_href else page
     if is_native_ad(document, active):
         raise ExtractError(page, "advertisement")
     next_page = find_link(document, active.next_page_link, base)
-    drop_junk(document)
-    apply_edits(document, active)
-    facts = _rule_facts(document, active)
-    roots = body_elements(document, active) if merged is not None else []
+    facts, roots = _apply_rules(document, active, ruled=merged is not None)
+    if not roots and merged is not None and active.body and active.tidy:
+        # FiveFilters reads tidied markup: try the rules once more on a tidied tree (see feedsvc.tidy)
+        tidied = parse_document(html, page, active.replace_string, active.parser)
+        tidy_tree(tidied)
+        tidied_facts, tidied_roots = _apply_rules(tidied, active, ruled=True)
+        if tidied_roots:
+            document, facts, roots = tidied, tidied_facts, tidied_roots
     if not roots and not active.autodetect_on_failure:
         raise ExtractError(page, f"the body rules of {active.source} match nothing")
     hints = [hint for hint in (facts.title, meta.title, meta.page_title) if hint]
@@ -80,7 +85,8 @@ def extract_article(html: str, url: str, rules: SiteRules | None, global_rules: 
     page_head = None
     if automatic:  # readability consumes the page and often leaves the byline and dateline out
         page_head = read_page_head(document, active, title_hints=hints, dateline_hint=facts.dateline)
-        roots = [readable_root(document, base)]
+        about = [text for text in (*hints, meta.description) if text]
+        roots = [readable_root(document, base, meta.body_text, about)]
     for root in roots:
         prepare_tree(root, base, lazy_attr=active.src_lazy_load_attr, prune=active.prune or automatic)
     parts = read_story(
@@ -89,6 +95,14 @@ def extract_article(html: str, url: str, rules: SiteRules | None, global_rules: 
     if page_head is not None:
         parts = with_head_facts(parts, page_head)
     return _article(page, base, parts, facts, meta, next_page)
+
+
+def _apply_rules(document: HtmlElement, rules: SiteRules, *, ruled: bool) -> tuple[_RuleFacts, list[HtmlElement]]:
+    """Junk out, the rules' edits, their title/author/date/dateline, and the body roots they select."""
+    rescue_noscript_images(document)
+    drop_junk(document)
+    apply_edits(document, rules)
+    return _rule_facts(document, rules), body_elements(document, rules) if ruled else []
 
 
 def join_pages(first: Article, rest: Sequence[Article]) -> Article:
@@ -106,17 +120,18 @@ def single_page_url(html: str, url: str, rules: SiteRules | None, global_rules: 
     if merged is None or not merged.single_page_link:
         return None
     page = urldefrag(url).url
-    return find_link(parse_document(html, page, merged.replace_string), merged.single_page_link, page)
+    document = parse_document(html, page, merged.replace_string, merged.parser)
+    return find_link(document, merged.single_page_link, page)
 
 
 def _rule_facts(document: HtmlElement, rules: SiteRules) -> _RuleFacts:
     titles = first_texts(document, rules.title)
-    authors = [parse_byline(a) or a for a in first_texts(document, rules.author)]
+    authors = [parse_byline(a) or a for a in first_texts(document, rules.author)]  # several: one each
     dates = first_texts(document, rules.date)
     datelines = [d for d in first_texts(document, rules.dateline) if parse_dateline(d, rules.dateline_pattern)]
     return _RuleFacts(
         title=titles[0] if titles else None,
-        author=", ".join(authors) or None,
+        author=normalise_authors(authors),
         stamp=next((s for s in map(parse_date_value, dates) if s is not None), None),
         dateline=datelines[0] if datelines else None,
     )
@@ -141,7 +156,7 @@ def _article(
         url=page,
         title=parts.title or meta.title or meta.page_title or "",
         body_html=body,
-        author=facts.author or parts.author or meta.author,
+        author=facts.author or normalise_authors([parts.author] if parts.author else []) or meta.author,
         published=published,
         published_day=day or (published.date() if published else None),
         place=dateline.place if dateline else None,

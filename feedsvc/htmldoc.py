@@ -4,18 +4,28 @@
 encoding (``<?xml version="1.0" encoding="utf-8"?>``): the text is already
 decoded, so the declaration is dropped before parsing. A ``<meta charset>``
 in a ``str`` is harmless and stays.
+
+Pages are parsed by libxml2 (lxml), which repairs markup its own way. A rule
+file's ``parser: html5lib`` (or FiveFilters' ``html5php``) asks for the HTML5
+tree-building algorithm browsers use instead (``<tbody>`` inserted, stray
+table content moved before the table, misnested tags mended), so XPaths
+copied from a browser's inspector match: html5lib builds the tree, which is
+then read back into the same element classes as every other page.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 
+import html5lib
 import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
 
 from feedsvc.errors import ExtractError
+from feedsvc.rules.parser import HTML5_PARSERS
 
 #: Elements removed with everything inside them: code, ads, embeds, form controls.
 JUNK_TAGS = (
@@ -33,17 +43,34 @@ _PAGE_FORM_TEXT = 500
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
-def parse_document(html: str, url: str, replacements: Sequence[tuple[str, str]] = ()) -> HtmlElement:
-    """The page as an lxml tree, after the rules' ``replace_string`` edits of the raw text."""
+def parse_document(
+    html: str, url: str, replacements: Sequence[tuple[str, str]] = (), parser: str | None = None
+) -> HtmlElement:
+    """The page as an lxml tree, after the rules' ``replace_string`` edits of the raw text.
+
+    ``parser``: a rule file's ``parser`` value; an HTML5 one builds the tree as browsers do.
+    """
     for find, replace in replacements:
         html = html.replace(find, replace)
     html = _XML_DECLARATION.sub("", html.removeprefix("\ufeff"), count=1)
     if not html.strip():
         raise ExtractError(url, "empty page")
+    if parser is not None and parser.strip().lower() in HTML5_PARSERS:
+        html = _html5_markup(html)
     try:
         return lxml.html.document_fromstring(html, parser=HTML_PARSER)
     except (lxml.etree.ParserError, ValueError) as exc:
         raise ExtractError(url, f"cannot parse the page: {exc}") from exc
+
+
+def _html5_markup(html: str) -> str:
+    """``html`` rebuilt by the HTML5 tree-building algorithm, as well-formed markup libxml2 keeps as is."""
+    with warnings.catch_warnings():  # "coercing non-XML name" notes about odd attribute names
+        warnings.simplefilter("ignore")
+        tree = html5lib.parse(html, treebuilder="lxml", namespaceHTMLElements=False)
+    root = tree.getroot() if isinstance(tree, lxml.etree._ElementTree) else tree
+    markup: str = lxml.etree.tostring(root, encoding="unicode", method="html")
+    return markup
 
 
 def parse_fragment(html: str) -> HtmlElement:
@@ -66,6 +93,30 @@ def drop_junk(root: HtmlElement) -> None:
             form.drop_tree()
         else:
             form.drop_tag()
+
+
+def rescue_noscript_images(root: HtmlElement) -> None:
+    """Keep the real picture of a lazy-loaded image from its ``<noscript>`` fallback (in place).
+
+    Lazy-loading pages print ``<img src="placeholder.gif" data-src=...>`` and, right after it or
+    inside the same ``<figure>``/``<picture>``, ``<noscript><img src="real.jpg"></noscript>``. Such a
+    noscript (images only, no text, no link) takes the placeholder's place; any other noscript
+    (tracking pixels in links, "enable JavaScript" notes) goes with the junk.
+    """
+    for noscript in list(root.iter("noscript")):
+        images = noscript.xpath(".//img")
+        if not images or noscript.text_content().strip() or noscript.find(".//a") is not None:
+            continue
+        before = noscript.getprevious()
+        parent = noscript.getparent()
+        beside_image = before is not None and (
+            before.tag == "img" or (before.find(".//img") is not None and not before.text_content().strip())
+        )
+        if beside_image and before is not None:
+            before.drop_tree()  # the placeholder (its tail text stays)
+        elif parent is None or parent.tag not in ("figure", "picture"):
+            continue
+        noscript.drop_tag()
 
 
 def squash(text: str) -> str:

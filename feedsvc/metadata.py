@@ -11,7 +11,8 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -37,6 +38,8 @@ _DATE_META = (
 _IMAGE_META = ("og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src")
 _SITE_NAME_MAX = 30
 _DESCRIPTION_META = ("description", "og:description", "twitter:description")
+_BY = re.compile(r"^by[:\s]\s*", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,24 @@ def page_title(text: str) -> str | None:
         if found and len(tail) <= _SITE_NAME_MAX and len(tail.split()) <= 4 and len(head) > len(tail):
             return head.strip() or None
     return title or None
+
+
+def normalise_authors(values: Sequence[str]) -> str | None:
+    """One author string from every source alike: names in order, each once, joined by ", ".
+
+    A leading ``By`` goes; ``A and B``, ``A & B``, ``A, B`` and ``A; B`` are several names; a
+    collective byline stays as printed (``Staff Writers``, ``AFP``); web addresses are not names.
+    """
+    names: dict[str, str] = {}
+    for value in values:
+        text = _BY.sub("", squash(value))
+        if not text or text.startswith(("http://", "https://")):
+            continue
+        for name in _AUTHOR_SPLIT.split(text):
+            name = name.strip(" ,;|·-–—")
+            if name and not name.startswith(("http://", "https://")):
+                names.setdefault(name.casefold(), name)
+    return ", ".join(names.values()) or None
 
 
 def parse_date_value(value: str) -> datetime | date | None:
@@ -146,17 +167,14 @@ def _ld_nodes(data: Any) -> Iterator[dict[str, Any]]:
 
 def _author(value: Any) -> str | None:
     if isinstance(value, list):
-        names = [name for name in (_author(item) for item in value) if name]
-        return ", ".join(dict.fromkeys(names)) or None
+        return normalise_authors([name for name in (_author(item) for item in value) if name])
     if isinstance(value, dict):
         return _plain_author(_text(value.get("name")))
     return _plain_author(_text(value))
 
 
 def _plain_author(value: str | None) -> str | None:
-    if not value or value.startswith(("http://", "https://")):
-        return None
-    return value
+    return normalise_authors([value]) if value else None
 
 
 def _image(value: Any) -> str | None:

@@ -27,6 +27,9 @@ class FetchSettings:
     backoff: float = 1.0
     max_retry_after: float = 120.0
     obey_robots: bool = True
+    contact: str = ""  # URL or e-mail for site owners, added to the User-Agent when not already in it
+    breaker_failures: int = 5  # consecutive failed requests to a host before it is paused
+    breaker_cooldown: float = 300.0  # first pause of a failing host; doubles while it keeps failing
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,15 @@ class Settings:
     jitter: float = 30.0
     max_articles_per_run: int = 100
     recheck_after: float = 6 * 3600.0
+    recheck_per_run: int = 5  # stored articles re-checked per section run at most
+    recheck_for: float = 2 * 86400.0  # stories first seen longer ago are no longer re-checked
+    retention_items: int = 1000  # a section keeps its newest N stories
+    retention_age: float = 90 * 86400.0  # stories first seen longer ago are removed (tombstoned)
     source: str = "<built-in>"
+    role: str = "both"  # "both", "serve" (HTTP only) or "scrape" (scheduler, probes only)
+    lease_time: float = 60.0  # seconds a replica's claim on a section's refresh lasts unrenewed
+    websub_hub: str | None = None  # WebSub hub feeds advertise and that is pinged when they change
+    stop_timeout: float = 10.0  # seconds in-flight refreshes get to finish after SIGTERM
 
     def site(self, site_id: str) -> SiteConfig | None:
         return next((s for s in self.sites if s.id == site_id), None)
@@ -176,6 +187,7 @@ class Story:
     agency: str | None = None
     lead_image: str | None = None
     sections: tuple[str, ...] = field(default_factory=tuple)  # "site/section" keys
+    alternates: tuple[str, ...] = ()  # links of the same story's other copies ("Also published at")
 
 
 @dataclass(frozen=True)
@@ -183,3 +195,6 @@ class SaveResult:
     story_id: str
     created: bool
     changed: bool  # content changed (a correction) or created
+    merged: bool = False  # no row of its own: the key now leads to the stored story ``story_id``
+    alternate_of: str | None = None  # stored as a copy of this story (the primary of its group)
+    removed: bool = False  # the key or a copy of it was removed by retention: not taken in

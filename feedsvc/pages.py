@@ -22,33 +22,50 @@ FORMAT_LABELS = (("atom", "Atom", "application/atom+xml"),
                  ("json", "JSON", "application/feed+json"))
 
 _CSS = """
-:root{color-scheme:light dark;--fg:#1d232b;--muted:#5d6b7a;--line:#dde3ea;--bg:#f7f9fb;
---card:#fff;--accent:#1f5fbf;--chip:#eef3fa}
-@media (prefers-color-scheme:dark){:root{--fg:#e4e8ee;--muted:#9aa7b5;--line:#2c3540;
---bg:#12171d;--card:#1a2129;--accent:#7fb0ff;--chip:#22303f}}
+:root{color-scheme:light dark;--fg:#18202a;--muted:#5b6876;--line:#e1e6ec;--bg:#f4f6f9;
+--card:#fff;--accent:#1d5fc4;--head1:#0f2a4a;--head2:#1d4f8a;
+--atom:#1d5fc4;--atom-bg:#e7effc;--rss:#b8500f;--rss-bg:#fdeee2;--json:#17784a;--json-bg:#e3f4ea}
+@media (prefers-color-scheme:dark){:root{--fg:#e5e9ee;--muted:#9aa7b5;--line:#2b3440;--bg:#10151b;
+--card:#19212a;--accent:#86b4ff;--head1:#0b1a2c;--head2:#143556;
+--atom:#9cc0ff;--atom-bg:#1f3150;--rss:#ffb27a;--rss-bg:#3d2717;--json:#8fe0b4;--json-bg:#173526}}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);
-font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-main{max-width:60rem;margin:0 auto;padding:2rem 1.25rem 4rem}
-h1{font-size:1.8rem;margin:0 0 .25rem}
-h2{font-size:1.3rem;margin:0}
-p.lead{color:var(--muted);margin:0 0 2rem}
-p.note{color:var(--muted);margin:.5rem 0 0}
+font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif}
+header.top{background:linear-gradient(135deg,var(--head1),var(--head2));color:#fff}
+header.top div{max-width:62rem;margin:0 auto;padding:2.2rem 1.25rem 2rem}
+header.top h1{font-size:2rem;margin:0 0 .35rem;letter-spacing:-.01em}
+header.top p{margin:0;color:#d5e2f3;max-width:44rem}
+header.top a{color:#fff}
+header.top p.stats{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;margin-top:1rem;font-size:.92rem;color:#c4d5ec}
+.stats b{color:#fff;font-size:1.05rem}
+main{max-width:62rem;margin:0 auto;padding:1.5rem 1.25rem 3rem}
+h2{font-size:1.25rem;margin:0}
 a{color:var(--accent)}
-section.card{background:var(--card);border:1px solid var(--line);border-radius:10px;
-padding:1.1rem 1.25rem;margin:0 0 1.25rem}
-.head{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:baseline;justify-content:space-between}
-.site-link{color:var(--muted);font-size:.9rem}
-table{width:100%;border-collapse:collapse;margin-top:.75rem;font-size:.95rem}
-th,td{text-align:left;padding:.45rem .5rem;border-top:1px solid var(--line);vertical-align:top}
-th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);border-top:0}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+section.card{background:var(--card);border:1px solid var(--line);border-radius:12px;
+padding:1.1rem 1.3rem;margin:0 0 1.25rem;box-shadow:0 1px 2px rgba(16,24,40,.05)}
+section.all{border-left:4px solid var(--accent)}
+.head{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between}
+.site-link{color:var(--muted);font-size:.85rem;font-weight:400;margin-left:.35rem}
+p.note{color:var(--muted);margin:.35rem 0 0;font-size:.95rem}
+table{width:100%;border-collapse:collapse;margin-top:.8rem;font-size:.95rem;table-layout:fixed}
+col.c-name{width:38%}col.c-when{width:24%}col.c-num{width:12%}col.c-feeds{width:26%}
+th,td{text-align:left;padding:.5rem .55rem;border-top:1px solid var(--line);vertical-align:middle;
+overflow-wrap:anywhere}
+th{font-size:.72rem;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);border-top:0;
+padding-bottom:.3rem}
+tbody tr:hover{background:rgba(127,127,127,.06)}
+.num{text-align:right;font-variant-numeric:tabular-nums}
 td.when{color:var(--muted);white-space:nowrap}
 .fmts{white-space:nowrap}
-.fmts a{display:inline-block;padding:.05rem .5rem;margin:0 .15rem .15rem 0;border-radius:999px;
-background:var(--chip);text-decoration:none;font-size:.85rem}
-.fmts a:hover{text-decoration:underline}
-footer{color:var(--muted);font-size:.85rem;margin-top:2rem}
+.fmts a{display:inline-block;min-width:3.1rem;text-align:center;padding:.1rem .55rem;margin:0 .2rem .15rem 0;
+border-radius:999px;text-decoration:none;font-size:.8rem;font-weight:600;border:1px solid transparent}
+.fmts a:hover,.fmts a:focus{border-color:currentColor}
+.fmts a.atom{color:var(--atom);background:var(--atom-bg)}
+.fmts a.rss{color:var(--rss);background:var(--rss-bg)}
+.fmts a.json{color:var(--json);background:var(--json-bg)}
+.empty{color:var(--muted);font-style:italic}
+footer{color:var(--muted);font-size:.85rem;margin-top:2rem;line-height:1.6}
+footer code{font-size:.8rem}
 """.strip()
 
 
@@ -64,39 +81,60 @@ def render_index(
         discovery.extend(_discovery(infos[sec.key], "atom") for sec in site.sections)
 
     all_status = statuses.get(ALL_FEED)
+    sections = len(settings.sections())
+    stories = all_status.stored_stories if all_status else 0
+    opml = f"{_base(settings)}/opml"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>Full-text feeds</title>",
+        '<meta name="description" content="Clean full-text Atom, RSS and JSON feeds for every section.">',
         *discovery,
         f"<style>{_CSS}</style>",
-        "</head><body><main>",
+        "</head><body>",
+        '<header class="top"><div>',
         "<h1>Full-text feeds</h1>",
-        '<p class="lead">Every section as a clean, full-text feed in Atom, RSS and JSON Feed. '
-        f'Add them one by one, or import them all with the <a href="{e(_base(settings))}/opml">'
-        "OPML file</a>.</p>",
-        '<section class="card"><div class="head">',
+        "<p>Every section as a clean, full-text feed in Atom, RSS and JSON Feed: whole stories, "
+        "no teasers, no ads. Subscribe one by one, or import them all at once with the "
+        f'<a href="{e(opml)}">OPML file</a>.</p>',
+        '<p class="stats">'
+        f"<span><b>{len(settings.sites)}</b> sites</span>"
+        f"<span><b>{sections}</b> sections</span>"
+        f"<span><b>{stories}</b> stories</span>"
+        f"<span>last update <b>{_when(all_status)}</b></span></p>",
+        "</div></header><main>",
+        '<section class="card all"><div class="head">',
         f"<h2>{e(all_info.title)}</h2>",
         f'<span class="fmts">{_format_links(all_info)}</span></div>',
-        f'<p class="note">{e(all_info.subtitle)}. '
-        f"{_summary(all_status)}</p></section>",
+        f'<p class="note">{e(all_info.subtitle)}. {_summary(all_status)}</p></section>',
     ]
     parts.extend(_site_card(site, infos, statuses) for site in settings.sites)
+    hub = (
+        f' Feeds announce changes to the WebSub hub <code>{e(settings.websub_hub)}</code>.'
+        if settings.websub_hub
+        else ""
+    )
     parts.append(
-        "<footer>Feeds are refreshed on a schedule; readers should honour ETag and "
-        "Last-Modified.</footer></main></body></html>"
+        "<footer>Feeds are rendered when their stories change and served with "
+        "<code>ETag</code> and <code>Last-Modified</code>: readers that send them back pay almost "
+        "nothing for an unchanged feed. Every feed links to its archive "
+        f"(<code>rel=\"prev-archive\"</code>, RFC 5005), so a reader can page back through every "
+        f"stored story.{hub}</footer></main></body></html>"
     )
     return "\n".join(parts).encode("utf-8")
 
 
-def render_opml(settings: Settings, infos: Mapping[str, FeedInfo], created: datetime) -> bytes:
-    """OPML 2.0: one outline per feed (Atom URL), grouped by site."""
+def render_opml(
+    settings: Settings, infos: Mapping[str, FeedInfo], created: datetime | None = None
+) -> bytes:
+    """OPML 2.0: one outline per feed (Atom URL), grouped by site; ``dateCreated`` when given."""
     opml = etree.Element("opml", version="2.0")
     head = etree.SubElement(opml, "head")
     etree.SubElement(head, "title").text = "Full-text feeds"
-    created_utc = created.astimezone(UTC) if created.tzinfo else created.replace(tzinfo=UTC)
-    etree.SubElement(head, "dateCreated").text = format_datetime(created_utc, usegmt=True)
+    if created is not None:
+        created_utc = created.astimezone(UTC) if created.tzinfo else created.replace(tzinfo=UTC)
+        etree.SubElement(head, "dateCreated").text = format_datetime(created_utc, usegmt=True)
     etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = etree.SubElement(opml, "body")
     _outline(body, infos[ALL_FEED], infos[ALL_FEED].title)
@@ -121,12 +159,13 @@ def _site_card(
     return "\n".join(
         [
             f'<section class="card" id="{e(site.id)}"><div class="head">',
-            f'<h2>{e(site.title)} <a class="site-link" href="{e(site.url)}">{e(_host(site.url))}</a></h2>',
+            f'<h2>{e(site.title)}<a class="site-link" href="{e(site.url)}">{e(_host(site.url))}</a></h2>',
             f'<span class="fmts">{_format_links(info)}</span></div>',
-            f'<p class="note">{e(info.subtitle)}. '
-            f"{_summary(statuses.get(site.id))}</p>",
-            "<table><thead><tr><th>Section</th><th>Last update</th>"
-            '<th class="num">Stories</th><th>Feeds</th></tr></thead><tbody>',
+            f'<p class="note">{e(info.subtitle)}. {_summary(statuses.get(site.id))}</p>',
+            '<table><colgroup><col class="c-name"><col class="c-when"><col class="c-num">'
+            '<col class="c-feeds"></colgroup>',
+            '<thead><tr><th scope="col">Section</th><th scope="col">Last update</th>'
+            '<th scope="col" class="num">Stories</th><th scope="col">Feeds</th></tr></thead><tbody>',
             rows,
             "</tbody></table></section>",
         ]
@@ -147,8 +186,8 @@ def _section_row(sec: SectionConfig, info: FeedInfo, status: FeedStatus | None) 
 def _format_links(info: FeedInfo) -> str:
     e = html.escape
     return "".join(
-        f'<a href="{e(info.self_url(fmt))}" type="{e(mime)}" title="{e(info.title)} ({label})">'
-        f"{label}</a>"
+        f'<a class="{fmt}" href="{e(info.self_url(fmt))}" type="{e(mime)}" '
+        f'title="{e(info.title)} ({label})">{label}</a>'
         for fmt, label, mime in FORMAT_LABELS
     )
 
@@ -164,8 +203,11 @@ def _discovery(info: FeedInfo, fmt: str) -> str:
 
 def _summary(status: FeedStatus | None) -> str:
     if status is None:
-        return "Not rendered yet."
-    return f"{status.stored_stories} stories, last update {_when(status)}."
+        return '<span class="empty">Not rendered yet.</span>'
+    if status.stored_stories == 0:
+        return '<span class="empty">No stories yet.</span>'
+    noun = "story" if status.stored_stories == 1 else "stories"
+    return f"{status.stored_stories} {noun}, last update {_when(status)}."
 
 
 def _when(status: FeedStatus | None) -> str:

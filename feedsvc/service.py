@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -15,7 +16,8 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,21 +25,30 @@ import aiohttp
 from aiohttp import web
 
 from feedsvc.config import load_settings
-from feedsvc.errors import ConfigError, FeedsvcError
+from feedsvc.errors import ConfigError, FeedsvcError, StoreError
 from feedsvc.feedcache import FeedCache
 from feedsvc.fetch import Fetcher, new_session
+from feedsvc.leasing import SectionTurns
 from feedsvc.models import Article, FetchSettings, SectionConfig, Settings
 from feedsvc.pipeline import Scraper, SectionReport, extract_page
+from feedsvc.reextract import reextract_changed
 from feedsvc.rules.book import RuleBook
-from feedsvc.schedule import build_scheduler
+from feedsvc.schedule import build_scheduler, run_again_at
 from feedsvc.store.base import Store
 from feedsvc.store.open import open_store
+from feedsvc.store.sql import SqlStore
 from feedsvc.urls import canonical_url, same_site
-from feedsvc.web import build_app
+from feedsvc.metrics import FetchMetrics, register_metrics
+from feedsvc.status import StatusBoard, attach_status
+from feedsvc.web import REGISTRY_KEY, build_app, build_probe_app
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT = 10.0
+# Graceful stop: in-flight refreshes get ``stop_timeout`` (config), open HTTP requests
+# STOP_HTTP_TIMEOUT; the container's grace period must cover both (docker-compose.yml).
+STOP_HTTP_TIMEOUT = 2.0
+TAKEOVER_DELAY = 0.2  # seconds after another replica's lease expiry before trying again
+WORKER_NICENESS = 10  # added to the CPU pool workers' nice value (lower priority than serving)
 
 
 @dataclass
@@ -50,12 +61,19 @@ class Runtime:
     cpu: Executor
     cache: FeedCache
     scraper: Scraper
+    board: StatusBoard = field(default_factory=StatusBoard)  # what /status shows of each section's runs
+    fetch_metrics: FetchMetrics = field(default_factory=FetchMetrics)
 
 
 def cpu_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """Extraction and cleaning run here, off the event loop, one process per core."""
+    """Extraction, cleaning and feed rendering run here, off the event loop, one process
+    per core. The workers run at a lower CPU priority (``WORKER_NICENESS``): when every
+    core is busy scraping, the process serving feeds still gets the CPU first."""
     count = workers or max(1, min(4, os.cpu_count() or 1))
-    return ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=count, mp_context=multiprocessing.get_context("spawn"),
+        initializer=os.nice, initargs=(WORKER_NICENESS,),
+    )
 
 
 def rule_dirs(settings: Settings) -> list[str]:
@@ -64,7 +82,8 @@ def rule_dirs(settings: Settings) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def runtime(settings: Settings, *, cpu: Executor | None = None) -> AsyncIterator[Runtime]:
+async def runtime(settings: Settings, *, cpu: Executor | None = None, serve: bool = True) -> AsyncIterator[Runtime]:
+    """Every long-lived part; ``serve=False`` (a scrape-only replica) renders no feeds."""
     store = open_store(settings.storage)
     pool = cpu or cpu_pool()
     session = new_session(settings.fetch)
@@ -73,11 +92,15 @@ async def runtime(settings: Settings, *, cpu: Executor | None = None) -> AsyncIt
         rules = RuleBook.load(rule_dirs(settings))
         for problem in rules.problems:
             log.warning("rules: %s", problem)
-        fetcher = Fetcher(settings.fetch, session)
-        cache = FeedCache(settings)
-        scraper = Scraper(settings, store, fetcher, rules, pool, on_change=lambda: cache.refresh(store))
+        if settings.role in ("both", "scrape"):  # stories stored under rules that changed since: re-extract them
+            await reextract_changed(settings, store, rules, pool, extract_page)
+        board, fetch_metrics = StatusBoard(), FetchMetrics()
+        fetcher = Fetcher(settings.fetch, session, observer=fetch_metrics.observe)
+        cache = FeedCache(settings, executor=pool)  # rendering holds the GIL: not in a thread of this process
+        on_change = (lambda: cache.refresh(store)) if serve else None
+        scraper = Scraper(settings, store, fetcher, rules, pool, on_change=on_change, on_run=board.record)
         try:
-            yield Runtime(settings, store, session, fetcher, rules, pool, cache, scraper)
+            yield Runtime(settings, store, session, fetcher, rules, pool, cache, scraper, board, fetch_metrics)
         finally:
             cache.close()
     finally:
@@ -124,48 +147,121 @@ def _select(settings: Settings, only: Sequence[str] | None) -> list[SectionConfi
     return [s for s in sections if s.key in only]
 
 
-async def run_daemon(settings: Settings, *, stop_timeout: float = STOP_TIMEOUT) -> int:
-    """Serve feeds and refresh sections on schedule until SIGTERM or SIGINT."""
+async def run_daemon(settings: Settings, *, stop_timeout: float | None = None) -> int:
+    """Run this replica's role until SIGTERM or SIGINT.
+
+    ``both`` and ``serve`` serve feeds, re-rendering them when the store's feed
+    versions move (whoever wrote the stories); ``both`` and ``scrape`` refresh
+    sections on schedule, in turns with the other replicas (``feedsvc.leasing``);
+    ``scrape`` answers only ``/healthz`` and ``/readyz``.
+    """
+    if stop_timeout is None:
+        stop_timeout = settings.stop_timeout
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with runtime(settings) as rt:
-        await rt.cache.refresh(rt.store)
-        app = build_app(settings, rt.store, rt.cache)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=stop_timeout / 2)
+    serves = settings.role in ("both", "serve")
+    scrapes = settings.role in ("both", "scrape")
+    async with runtime(settings, serve=serves) as rt:
+        if serves:
+            # Serve at once what was rendered before the restart (the refresher's first pass
+            # re-renders what changed since); with nothing kept, render before answering.
+            if not await rt.cache.restore(rt.store):
+                await rt.cache.refresh(rt.store)
+            app = build_app(settings, rt.store, rt.cache)
+            observe(app, rt)
+        else:
+            app = build_probe_app(settings, rt.store)
+        # Start-up's objects (modules, settings, restored feeds) leave the garbage collector's view:
+        # a full collection would walk all of them (~50 ms) and stall whatever is being served.
+        gc.freeze()
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(STOP_HTTP_TIMEOUT, stop_timeout / 2))
         await runner.setup()
         site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
         await site.start()
-        log.info("serving on http://%s:%d/ (public URL %s)", settings.listen_host, settings.listen_port, settings.public_url)
-        refresher = asyncio.create_task(rt.cache.run_refresher(rt.store))
-        inflight: set[asyncio.Task[object]] = set()
-
-        async def refresh_job(section: SectionConfig) -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                inflight.add(task)
-            try:
-                await rt.scraper.refresh(section)
-            except asyncio.CancelledError:
-                # Only a stop cancels a refresh: what it committed stays, the rest is redone next run.
-                log.info("refresh of %s abandoned at stop", section.key, extra={"section": section.key})
-            finally:
-                if task is not None:
-                    inflight.discard(task)
-
-        scheduler = build_scheduler(settings.sections(), refresh_job, jitter=settings.jitter)
-        scheduler.start()
+        log.info(
+            "%s on http://%s:%d/ (public URL %s)",
+            {"both": "serving and scraping", "serve": "serving", "scrape": "scraping, probes"}[settings.role],
+            settings.listen_host, settings.listen_port, settings.public_url,
+        )
+        refresher = asyncio.create_task(rt.cache.run_refresher(rt.store)) if serves else None
+        refreshing = ScheduledRefreshes(rt) if scrapes else None
+        if refreshing is not None and serves:
+            attach_status(app, next_runs=refreshing.next_runs)
+        if refreshing is not None:
+            refreshing.start()
         try:
             await stop.wait()
             log.info("stopping: finishing in-flight refreshes (at most %.0fs)", stop_timeout)
         finally:
-            scheduler.pause()  # no new runs; the running ones get stop_timeout to finish
-            await _drain(inflight, stop_timeout)
-            scheduler.shutdown(wait=False)
-            refresher.cancel()
+            if refreshing is not None:
+                await refreshing.stop(stop_timeout)
+            if refresher is not None:
+                refresher.cancel()
             await runner.cleanup()
     return 0
+
+
+def observe(app: web.Application, rt: Runtime) -> None:
+    """Connect ``/metrics`` and ``/status`` of a feed-serving app to the runtime's parts."""
+    statements = rt.store.statements if isinstance(rt.store, SqlStore) else None
+    register_metrics(app[REGISTRY_KEY], fetch=rt.fetch_metrics, counters=rt.scraper.counters, hosts=rt.fetcher.host_states,
+                     statements=statements)
+    attach_status(app, board=rt.board, runs=rt.store.last_runs, hosts=rt.fetcher.host_states)
+
+
+class ScheduledRefreshes:
+    """The write side of a replica: one scheduled job per section, run in turns."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self.turns = SectionTurns(rt.store, lease_time=rt.settings.lease_time)
+        self._inflight: set[asyncio.Task[object]] = set()
+        self._scheduler = build_scheduler(rt.settings.sections(), self.job, jitter=rt.settings.jitter)
+
+    def start(self) -> None:
+        log.info("refreshing %d sections in turns as %s", len(self._rt.settings.sections()), self.turns.holder)
+        self._scheduler.start()
+
+    async def job(self, section: SectionConfig) -> None:
+        """One scheduled (or extra) run: refresh the section if it is this replica's turn."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            turn = await self.turns.run(section, self._rt.scraper.refresh)
+        except asyncio.CancelledError:
+            # Only a stop cancels a refresh: what it committed stays, the rest is redone next run.
+            log.info("refresh of %s abandoned at stop", section.key, extra={"section": section.key})
+            return
+        except StoreError as exc:
+            log.warning("section %s not refreshed: %s", section.key, exc, extra={"section": section.key})
+            return
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+        if turn.retry_at is not None and self._scheduler.running:
+            # HELD_ELSEWHERE: try again the moment the other replica's lease runs out (if it
+            # died, take over). DONE_RECENTLY: try again when the section is due.
+            when = max(turn.retry_at, datetime.now(UTC)) + timedelta(seconds=TAKEOVER_DELAY)
+            if run_again_at(self._scheduler, section, self.job, when):
+                log.debug("section %s: %s, trying again at %s", section.key, turn.outcome.value, when.isoformat(),
+                          extra={"section": section.key})
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        """Each section's next scheduled run (an extra run counts when it comes first)."""
+        runs: dict[str, datetime | None] = {}
+        for job in self._scheduler.get_jobs():
+            key, when = job.id.partition("#")[0], job.next_run_time
+            current = runs.get(key)
+            runs[key] = when if current is None or (when is not None and when < current) else current
+        return runs
+
+    async def stop(self, timeout: float) -> None:
+        self._scheduler.pause()  # no new runs; the running ones get ``timeout`` to finish
+        await _drain(self._inflight, timeout)
+        self._scheduler.shutdown(wait=False)
 
 
 async def _drain(tasks: set[asyncio.Task[object]], timeout: float) -> None:

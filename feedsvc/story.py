@@ -17,7 +17,7 @@ from lxml.html import HtmlElement
 from feedsvc.blocks import Block, linearise, linearise_all
 from feedsvc.boundaries import story_end, strip_text_boxes
 from feedsvc.companions import Companion, split_companions
-from feedsvc.fallback import drop_link_lists
+from feedsvc.fallback import drop_link_lists, drop_preamble, drop_promo_blocks
 from feedsvc.models import Dateline
 from feedsvc.rules.model import SiteRules
 from feedsvc.storyhead import StoryHead, find_head
@@ -64,7 +64,7 @@ def read_story(
         boxes=companion_boxes,
     )
     if automatic:
-        blocks = drop_link_lists(blocks)
+        blocks = drop_promo_blocks(drop_link_lists(drop_preamble(blocks)))
     return StoryParts(head.title, head.author, head.dateline, tuple(blocks), tuple(companions))
 
 

@@ -253,7 +253,7 @@ def test_a_generic_news_page_without_rules_uses_readability() -> None:
     html = (VARIANTS / "generic_news.html").read_text(encoding="utf-8")
     article = extract_article(html, "https://news.example.org/2023/03/14/cycle-lanes", None)
     assert article.title == "Council approves new cycle lanes for city centre"
-    assert article.author == "Jane Doe and Sam Roe"  # the printed byline wins over JSON-LD
+    assert article.author == "Jane Doe, Sam Roe"  # the printed byline, normalised as JSON-LD's list would be
     assert article.published is not None and article.published.isoformat() == "2023-03-14T08:30:00+00:00"
     assert article.language == "en-GB"
     assert article.lead_image == "https://cdn.example.org/img/cycle-lanes.jpg"

@@ -125,20 +125,29 @@ async def test_refresh_renders_only_the_feeds_that_changed(store: SqlStore, cach
         assert status is not None and status.stored_stories == 1 and status.entries == 1
 
 
-async def test_a_version_bump_outside_the_feed_window_costs_no_render(store: SqlStore) -> None:
-    cache = FeedCache(make_settings(), feed_size=1)
+async def test_a_correction_outside_the_current_feed_costs_no_render(store: SqlStore) -> None:
+    cache = FeedCache(make_settings(), feed_size=1, archive_page_size=1)
     try:
+        older = article(2, published=NOW - timedelta(days=3))
+        await store.save_article(older, "spacewar", "spacewar/nukewars", NOW)
         await store.save_article(article(1), "spacewar", "spacewar/nukewars", NOW)
         await cache.refresh(store)
         renders = dict(cache.renders)
-        older = article(2, published=NOW - timedelta(days=3))
-        await store.save_article(older, "spacewar", "spacewar/nukewars", NOW)
-
-        assert await cache.refresh(store) == []
-        assert cache.renders == renders
         status = cache.status("spacewar/nukewars")
-        assert status is not None and status.stored_stories == 2 and status.entries == 1
+        assert status is not None and status.entries == 1 and status.archive_pages == 2
+        page_before = await cache.archive(store, "spacewar/nukewars", 1, "json")
+        assert page_before is not None
+
+        corrected = article(2, published=NOW - timedelta(days=3), body="<p>Corrected text.</p>")
+        await store.save_article(corrected, "spacewar", "spacewar/nukewars", NOW + timedelta(hours=1))
+
+        assert await cache.refresh(store) == []  # the current feed did not change
+        assert cache.renders == renders
         assert await cache.refresh(store) == []  # the new version was recorded
+        page_after = await cache.archive(store, "spacewar/nukewars", 1, "json")
+        assert page_after is not None and page_after.etag != page_before.etag
+        items = json.loads(page_after.identity_body())["items"]
+        assert [i["content_html"] for i in items] == ["<p>Corrected text.</p>"]
     finally:
         cache.close()
 
@@ -189,3 +198,146 @@ async def test_refresher_picks_up_new_stories(store: SqlStore, cache: FeedCache)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+# ---------------------------------------------------------------- RFC 5005 archive pages
+
+
+def _ids(feed: object) -> list[str]:
+    body = feed.identity_body()  # type: ignore[attr-defined]
+    return [item["id"] for item in json.loads(body)["items"]]
+
+
+async def test_archive_pages_are_fixed_by_arrival_and_never_change(store: SqlStore) -> None:
+    cache = FeedCache(make_settings(), feed_size=2, archive_page_size=3)
+    key = "spacewar/nukewars"
+    try:
+        # Arrival order 1..7; published dates deliberately out of order.
+        for n in range(1, 8):
+            published = NOW - timedelta(days=(n * 5) % 7)
+            await store.save_article(article(n, published=published), "spacewar", key, NOW + timedelta(minutes=n))
+        await cache.refresh(store)
+        status = cache.status(key)
+        assert status is not None and (status.last_position, status.archive_pages) == (7, 2)
+        ids = {n: story_id(n) for n in range(1, 8)}
+
+        page1 = await cache.archive(store, key, 1, "json")
+        page2 = await cache.archive(store, key, 2, "json")
+        assert page1 is not None and page2 is not None
+        assert _ids(page1) == [ids[3], ids[2], ids[1]]  # newest position first
+        assert _ids(page2) == [ids[6], ids[5], ids[4]]
+        assert await cache.archive(store, key, 3, "json") is None  # the open page is not archived
+        assert await cache.archive(store, key, 0, "json") is None
+
+        # The current feed: the newest two by date plus the open page (position 7).
+        current = cache.get(key, "json")
+        assert current is not None
+        newest_two = sorted(range(1, 8), key=lambda n: (NOW - timedelta(days=(n * 5) % 7), ids[n]), reverse=True)[:2]
+        assert set(_ids(current)) == {ids[n] for n in newest_two} | {ids[7]}
+        assert json.loads(current.identity_body())["next_url"].endswith("/feeds/spacewar/nukewars/archive/2.json")
+        # Current feed and archive pages together hold every stored story.
+        assert set(_ids(current)) | set(_ids(page1)) | set(_ids(page2)) == set(ids.values())
+
+        # Ten more stories arrive: the closed pages keep their bytes.
+        before = {(page, fmt): await cache.archive(store, key, page, fmt) for page in (1, 2) for fmt in FORMATS}
+        for n in range(8, 18):
+            await store.save_article(article(n, published=NOW + timedelta(days=n)), "spacewar", key, NOW + timedelta(hours=n))
+        await cache.refresh(store)
+        assert cache.status(key).archive_pages == 5  # type: ignore[union-attr]
+        for page in (1, 2):
+            for fmt in FORMATS:
+                again = await cache.archive(store, key, page, fmt)
+                old = before[(page, fmt)]
+                assert again is not None and old is not None
+                assert (again.etag, again.identity_body()) == (old.etag, old.identity_body()), (page, fmt)
+        unrefreshed = FeedCache(make_settings(), archive_page_size=3)
+        assert await unrefreshed.archive(store, key, 1, "atom") is None  # knows no pages yet
+        unrefreshed.close()
+    finally:
+        cache.close()
+
+
+def story_id(n: int) -> str:
+    from feedsvc.store.story_rules import story_id_for
+
+    return story_id_for(article(n).key)
+
+
+async def test_site_and_all_archives_hold_each_story_once(store: SqlStore) -> None:
+    cache = FeedCache(make_settings(), archive_page_size=2)
+    try:
+        await store.save_article(article(1), "spacewar", "spacewar/nukewars", NOW)
+        await store.save_article(article(2), "spacewar", "spacewar/nukewars", NOW)
+        await store.add_to_section(article(1).key, "spacewar/missiles", NOW)  # story 1 joins a second section
+        await store.save_article(article(3), "spacewar", "spacewar/missiles", NOW)
+        await store.save_article(article(4), "spacewar", "spacewar/missiles", NOW)
+        await cache.refresh(store)
+        for key in ("spacewar", "all"):
+            status = cache.status(key)
+            assert status is not None and status.last_position == 4, key
+            pages = [await cache.archive(store, key, page, "json") for page in (1, 2)]
+            got = [i for page in pages for i in _ids(page)]
+            assert sorted(got) == sorted(story_id(n) for n in range(1, 5)), key
+        missiles = cache.status("spacewar/missiles")
+        assert missiles is not None and missiles.last_position == 3
+    finally:
+        cache.close()
+
+
+# ---------------------------------------------------------------- ?limit=N
+
+
+async def test_limited_feeds_are_cut_from_the_rendered_feed(store: SqlStore, cache: FeedCache) -> None:
+    for n in range(1, 6):
+        await store.save_article(article(n, published=NOW - timedelta(hours=n)), "spacewar", "spacewar/nukewars", NOW)
+    await cache.refresh(store)
+    full = cache.get("spacewar/nukewars", "atom")
+    assert full is not None
+    for fmt in FORMATS:
+        two = await cache.limited("spacewar/nukewars", fmt, 2)
+        assert two is not None and two.etag != full.etag
+        assert two.etag == (await cache.limited("spacewar/nukewars", fmt, 2)).etag  # type: ignore[union-attr]
+        if fmt == "json":
+            assert [i["title"] for i in json.loads(two.identity_body())["items"]] == ["Story 1", "Story 2"]
+        else:
+            parsed = feedparser.parse(two.identity_body())
+            assert parsed.bozo == 0 and [e.title for e in parsed.entries] == ["Story 1", "Story 2"]
+        assert await cache.limited("spacewar/nukewars", fmt, 5) is cache.get("spacewar/nukewars", fmt)
+        assert await cache.limited("spacewar/nukewars", fmt, 50) is cache.get("spacewar/nukewars", fmt)
+    assert await cache.limited("nosuch", "atom", 2) is None
+
+
+# ---------------------------------------------------------------- listeners and restarts
+
+
+async def test_listeners_hear_changed_feeds_but_not_the_first_fill(store: SqlStore, cache: FeedCache) -> None:
+    heard: list[list[str]] = []
+    cache.add_listener(heard.append)
+    await store.save_article(article(1), "spacewar", "spacewar/nukewars", NOW)
+    await cache.refresh(store)
+    assert heard == []  # the first fill after a start changes nothing for subscribers
+    await cache.refresh(store)
+    assert heard == []  # nothing changed
+    await store.save_article(article(2), "terradaily", "terradaily/climate", NOW)
+    await cache.refresh(store)
+    assert [sorted(keys) for keys in heard] == [["all", "terradaily", "terradaily/climate"]]
+    cache.remove_listener(heard.append)
+    await store.save_article(article(3), "terradaily", "terradaily/climate", NOW)
+    await cache.refresh(store)
+    assert len(heard) == 1
+
+
+async def test_a_new_cache_over_the_same_store_renders_the_same_etags(store: SqlStore, cache: FeedCache) -> None:
+    for n in range(1, 4):
+        await store.save_article(article(n, published=NOW - timedelta(hours=n)), "spacewar", "spacewar/nukewars", NOW)
+    await cache.refresh(store)
+    restarted = FeedCache(make_settings())
+    try:
+        await restarted.refresh(store)
+        for key in ALL_KEYS:
+            for fmt in FORMATS:
+                old, new = cache.get(key, fmt), restarted.get(key, fmt)
+                assert old is not None and new is not None
+                assert (new.etag, new.last_modified, new.identity_body()) == (old.etag, old.last_modified, old.identity_body())
+    finally:
+        restarted.close()

@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import lxml.html
 import pytest
 
-from feedsvc.metadata import PageMeta, page_title, parse_date_value, read_metadata
+from feedsvc.metadata import PageMeta, normalise_authors, page_title, parse_date_value, read_metadata
 
 
 def meta_of(head: str, body: str = "", lang: str = "", skip_json_ld: bool = False) -> PageMeta:
@@ -105,3 +105,46 @@ def test_page_title_drops_a_site_name(title: str, expected: str | None) -> None:
 )
 def test_parse_date_value(value: str, expected: datetime | date | None) -> None:
     assert parse_date_value(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        pytest.param(["By Maria PANINA"], "Maria PANINA", id="byline"),
+        pytest.param(["by Staff Writers"], "Staff Writers", id="collective-byline-kept"),
+        pytest.param(["Jane Doe and Sam Roe"], "Jane Doe, Sam Roe", id="and"),
+        pytest.param(["A. One, B. Two & C. Three"], "A. One, B. Two, C. Three", id="commas-and-ampersand"),
+        pytest.param(["Ann Lee", "ann lee", "Bob Stone"], "Ann Lee, Bob Stone", id="several-values-each-once"),
+        pytest.param(["https://example.org/people/x"], None, id="an-address-is-not-a-name"),
+        pytest.param([], None, id="none"),
+    ],
+)
+def test_authors_are_normalised_the_same_way_from_every_source(values: list[str], expected: str | None) -> None:
+    assert normalise_authors(values) == expected
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param('<script type="application/ld+json">{"@type": "NewsArticle", "author": [{"name": "Jane Doe"},'
+                     ' {"name": "Sam Roe"}]}</script>', id="json-ld-list"),
+        pytest.param('<script type="application/ld+json">{"@type": "NewsArticle", "author": {"name": "By Jane Doe and Sam Roe"}}'
+                     "</script>", id="json-ld-one-string"),
+        pytest.param('<meta name="author" content="Jane Doe & Sam Roe">', id="meta"),
+    ],
+)
+def test_several_authors_read_alike_from_json_ld_and_meta(head: str) -> None:
+    assert meta_of(head).author == "Jane Doe, Sam Roe"
+
+
+@pytest.mark.parametrize(
+    ("head", "body"),
+    [
+        pytest.param('<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "2024-05-02T10:15:00+02:00"}'
+                     "</script>", "", id="json-ld"),
+        pytest.param('<meta property="article:published_time" content="2024-05-02T08:15:00Z">', "", id="meta"),
+        pytest.param("", '<time datetime="2024-05-02T04:15:00-04:00">2 May</time>', id="time-element"),
+    ],
+)
+def test_published_times_become_the_same_aware_utc_time_whatever_the_source(head: str, body: str) -> None:
+    assert meta_of(head, body).published == datetime(2024, 5, 2, 8, 15, tzinfo=timezone.utc)

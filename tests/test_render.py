@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
+import atoma
 import feedparser
 import pytest
 from lxml import etree
 
+from feedsvc.feedgenext import image_type
 from feedsvc.models import Story
 from feedsvc.render import (
     EMPTY_FEED_UPDATED,
@@ -17,6 +20,7 @@ from feedsvc.render import (
     JSON_FEED_VERSION,
     SUMMARY_CHARS,
     FeedInfo,
+    FeedPage,
     feed_etag,
     render,
     render_atom,
@@ -96,13 +100,18 @@ def test_atom_is_dated_by_its_newest_entry_and_links_self_and_page() -> None:
     assert links == {"self": INFO.self_url("atom"), "alternate": INFO.html_url}
 
 
-def test_rss_channel_link_is_the_html_page_and_self_link_is_atom_link() -> None:
+def test_rss_channel_link_is_the_html_page_and_self_link_is_its_own_url() -> None:
     root = etree.fromstring(render_rss(INFO, STORIES))
     channel = root.find("channel")
     assert channel is not None
     assert channel.findtext("link") == INFO.html_url
+    assert channel.findtext("description") == INFO.subtitle
     self_links = channel.findall("{http://www.w3.org/2005/Atom}link")
-    assert [(x.get("rel"), x.get("href")) for x in self_links] == [("self", INFO.self_url("atom"))]
+    assert [(x.get("rel"), x.get("href"), x.get("type")) for x in self_links] == [
+        ("self", INFO.self_url("rss"), "application/rss+xml")
+    ]
+    # dated by the newest entry, never by the clock
+    assert channel.findtext("lastBuildDate") == format_datetime(STORIES[0].updated)
     item = channel.find("item")
     assert item is not None
     assert item.findtext("{http://purl.org/rss/1.0/modules/content/}encoded") == STORIES[0].content_html
@@ -217,5 +226,211 @@ def test_story_without_author_or_content_still_renders() -> None:
     assert parsed.entries[0].summary == bare.summary
     item = json.loads(render_json(INFO, [bare]))["items"][0]
     assert item["content_text"] == bare.summary
-    assert "authors" not in item and "image" not in item
+    assert "image" not in item
+    assert item["authors"] == [{"name": INFO.title}]  # no byline, agency or known site: the feed
     assert item["_feedsvc"] == {"site": "spacewar", "sections": list(bare.sections)}
+
+
+# ---------------------------------------------------------------- lead images
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+HUB = "https://hub.example.test/"
+
+IMAGE_TYPES = [
+    pytest.param("https://img.example.org/a/b.jpg", "image/jpeg", id="jpg"),
+    pytest.param("https://img.example.org/a/b.JPEG?w=300", "image/jpeg", id="jpeg-upper-query"),
+    pytest.param("https://img.example.org/b.png", "image/png", id="png"),
+    pytest.param("https://img.example.org/b.gif#x", "image/gif", id="gif-fragment"),
+    pytest.param("https://img.example.org/b.webp", "image/webp", id="webp"),
+    pytest.param("https://img.example.org/b.svg", "image/svg+xml", id="svg"),
+    pytest.param("https://img.example.org/image.php?id=3", None, id="script"),
+    pytest.param("https://img.example.org/photo", None, id="no-extension"),
+    pytest.param("https://img.example.org/dir.jpg/photo", None, id="dot-in-folder"),
+    pytest.param("https://img.example.org/b.html", None, id="not-an-image"),
+    pytest.param("data:image/png;base64,AAAA", None, id="data-url"),
+]
+
+
+@pytest.mark.parametrize(("url", "expected"), IMAGE_TYPES)
+def test_image_type_comes_from_the_file_extension(url: str, expected: str | None) -> None:
+    assert image_type(url) == expected
+
+
+def test_lead_image_goes_out_with_its_type_in_every_format() -> None:
+    s = story(1, lead_image="https://images.example.org/kim.jpg")
+
+    entry = etree.fromstring(render_atom(INFO, [s])).find(f"{ATOM}entry")
+    assert entry is not None
+    links = [(x.get("rel"), x.get("type"), x.get("href")) for x in entry.findall(f"{ATOM}link")]
+    assert ("enclosure", "image/jpeg", s.lead_image) in links
+    assert [link for link in links if link[0] in (None, "alternate")] == [(None, None, s.url)]
+    enclosure_links = [x for x in entry.findall(f"{ATOM}link") if x.get("rel") == "enclosure"]
+    assert enclosure_links[0].get("length") is None  # unknown: left out in Atom
+
+    item = etree.fromstring(render_rss(INFO, [s])).find("channel/item")
+    assert item is not None
+    assert item.find("enclosure") is None  # RSS needs a positive length, which is not known
+    media = item.find("{http://search.yahoo.com/mrss/}content")
+    assert media is not None
+    assert dict(media.attrib) == {"url": s.lead_image, "type": "image/jpeg", "medium": "image"}
+
+    assert json.loads(render_json(INFO, [s]))["items"][0]["image"] == s.lead_image
+    atom = feedparser.parse(render_atom(INFO, [s]))
+    assert atom.bozo == 0
+    assert [(e.href, e.type) for e in atom.entries[0].enclosures] == [(s.lead_image, "image/jpeg")]
+    rss = feedparser.parse(render_rss(INFO, [s]))
+    assert rss.bozo == 0
+    assert rss.entries[0].media_content == [{"url": s.lead_image, "type": "image/jpeg", "medium": "image"}]
+
+
+def test_a_lead_image_of_unknown_type_is_left_out() -> None:
+    s = story(1, lead_image="https://images.example.org/image.php?id=3")
+    assert b"image.php" not in render_atom(INFO, [s])
+    assert b"image.php" not in render_rss(INFO, [s])
+    assert "image" not in json.loads(render_json(INFO, [s]))["items"][0]
+
+
+# ---------------------------------------------------------------- titles and authors
+
+
+TITLES = [
+    pytest.param("Kim, Putin vow <b>closer</b> ties", "Kim, Putin vow closer ties", id="markup"),
+    pytest.param("Range < 500 km & rising", "Range < 500 km & rising", id="plain-lt-amp"),
+    pytest.param("  Two\n lines\t here ", "Two lines here", id="whitespace"),
+    pytest.param("<br/>", "https://www.spacewar.com/reports/Story_1_999.html", id="empty-falls-back-to-url"),
+]
+
+
+@pytest.mark.parametrize(("title", "expected"), TITLES)
+def test_titles_are_plain_text_in_every_format(title: str, expected: str) -> None:
+    s = story(1, title=title)
+    assert json.loads(render_json(INFO, [s]))["items"][0]["title"] == expected
+    for fmt in ("atom", "rss"):
+        parsed = feedparser.parse(render(fmt, INFO, [s]))
+        assert parsed.entries[0].title == expected
+        assert parsed.entries[0].title_detail.type == "text/plain"
+
+
+def test_json_feed_names_authors_for_1_1_and_1_0_readers() -> None:
+    feed = json.loads(render_json(INFO, STORIES))
+    assert feed["authors"] == [{"name": INFO.title}] and feed["author"] == {"name": INFO.title}
+    item = feed["items"][0]
+    assert item["authors"] == [{"name": "Maria PANINA"}] and item["author"] == {"name": "Maria PANINA"}
+
+
+# ---------------------------------------------------------------- WebSub and RFC 5005 links
+
+
+def _feed_links(fmt: str, body: bytes) -> dict[str, str]:
+    root = etree.fromstring(body)
+    parent = root if fmt == "atom" else root.find("channel")
+    assert parent is not None
+    return {x.get("rel"): x.get("href") for x in parent.findall(f"{ATOM}link")}
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_a_configured_hub_is_advertised_beside_self(fmt: str) -> None:
+    info = dataclasses.replace(INFO, hub_url=HUB)
+    links = _feed_links(fmt, render(fmt, info, STORIES))
+    assert links["hub"] == HUB
+    assert links["self"] == info.self_url(fmt)
+    assert "hub" not in _feed_links(fmt, render(fmt, INFO, STORIES))
+    assert feedparser.parse(render(fmt, info, STORIES)).bozo == 0
+
+
+def test_json_feed_lists_the_hub() -> None:
+    info = dataclasses.replace(INFO, hub_url=HUB)
+    assert json.loads(render_json(info, STORIES))["hubs"] == [{"type": "WebSub", "url": HUB}]
+    assert "hubs" not in json.loads(render_json(INFO, STORIES))
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_current_feed_links_its_newest_archive_page(fmt: str) -> None:
+    body = render(fmt, INFO, STORIES, FeedPage(prev_archive=7))
+    links = _feed_links(fmt, body)
+    assert links["prev-archive"] == INFO.archive_url(7, fmt)
+    assert links["self"] == INFO.self_url(fmt)
+    assert b"purl.org/syndication/history" not in body  # fh:archive marks archive pages only
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_archive_page_links_its_neighbours_and_the_current_feed(fmt: str) -> None:
+    body = render(fmt, INFO, STORIES, FeedPage(archive=3, prev_archive=2))
+    links = _feed_links(fmt, body)
+    assert links == {
+        "self": INFO.archive_url(3, fmt),
+        "current": INFO.self_url(fmt),
+        "prev-archive": INFO.archive_url(2, fmt),
+        **({"alternate": INFO.html_url} if fmt == "atom" else {}),
+    }
+    root = etree.fromstring(body)
+    parent = root if fmt == "atom" else root.find("channel")
+    assert parent is not None and parent.find("{http://purl.org/syndication/history/1.0}archive") is not None
+    parsed = feedparser.parse(body)
+    assert parsed.bozo == 0 and len(parsed.entries) == len(STORIES)
+
+
+def test_json_archive_pages_chain_through_next_url() -> None:
+    current = json.loads(render_json(INFO, STORIES, FeedPage(prev_archive=2)))
+    assert current["next_url"] == INFO.archive_url(2, "json")
+    page = json.loads(render_json(INFO, STORIES, FeedPage(archive=2, prev_archive=1)))
+    assert page["next_url"] == INFO.archive_url(1, "json")
+    assert page["feed_url"] == INFO.self_url("json")
+    oldest = json.loads(render_json(INFO, STORIES, FeedPage(archive=1)))
+    assert "next_url" not in oldest
+    assert "next_url" not in json.loads(render_json(INFO, STORIES))
+
+
+def test_etag_changes_with_the_hub_and_the_archive_links() -> None:
+    tags = {
+        feed_etag(INFO, STORIES),
+        feed_etag(dataclasses.replace(INFO, hub_url=HUB), STORIES),
+        feed_etag(INFO, STORIES, FeedPage(prev_archive=1)),
+        feed_etag(INFO, STORIES, FeedPage(prev_archive=2)),
+        feed_etag(INFO, STORIES, FeedPage(archive=1)),
+    }
+    assert len(tags) == 5
+    assert feed_etag(INFO, STORIES, FeedPage(prev_archive=1)) == feed_etag(INFO, STORIES, FeedPage(prev_archive=1))
+
+
+# ---------------------------------------------------------------- an independent reader
+
+
+def test_atoma_reads_all_three_formats_alike() -> None:
+    atom = atoma.parse_atom_bytes(render_atom(INFO, STORIES))
+    rss = atoma.parse_rss_bytes(render_rss(INFO, STORIES))
+    jsf = atoma.parse_json_feed_bytes(render_json(INFO, STORIES))
+    for s, a, r, j in zip(STORIES, atom.entries, rss.items, jsf.items, strict=True):
+        assert a.id_ == r.guid == j.id_ == s.id
+        assert a.title.value == r.title == j.title == s.title
+        assert a.content.value == r.content_encoded == j.content_html == s.content_html
+        assert a.published == r.pub_date == j.date_published == s.published
+        assert a.updated == j.date_modified == s.updated
+        assert a.authors[0].name == j.author.name == s.author
+        assert j.image == s.lead_image
+
+
+CREDITS = [
+    pytest.param({"author": "Maria PANINA", "agency": "AFP"}, "Maria PANINA", id="byline"),
+    pytest.param({"author": None, "agency": "AFP"}, "AFP", id="wire-agency"),
+    pytest.param({"author": " ", "agency": None}, "SpaceWar", id="site"),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), CREDITS)
+def test_every_entry_credits_an_author_in_every_format(changes: dict[str, object], expected: str) -> None:
+    info = dataclasses.replace(INFO, site_titles={"spacewar": "SpaceWar"})
+    s = story(1, **changes)
+    assert json.loads(render_json(info, [s]))["items"][0]["authors"] == [{"name": expected}]
+    for fmt in ("atom", "rss"):
+        assert feedparser.parse(render(fmt, info, [s])).entries[0].author == expected
+
+
+def test_rss_items_carry_their_updated_time_as_dcterms_modified() -> None:
+    item = etree.fromstring(render_rss(INFO, STORIES)).find("channel/item")
+    assert item is not None
+    assert item.findtext("{http://purl.org/dc/terms/}modified") == STORIES[0].updated.isoformat()
+    assert item.find("{http://purl.org/dc/elements/1.1/}date") is None  # never beside pubDate
+    entry = feedparser.parse(render_rss(INFO, STORIES)).entries[0]
+    assert entry.updated_parsed[:6] == STORIES[0].updated.timetuple()[:6]
+    assert b"purl.org/dc/terms" not in render_atom(INFO, STORIES)

@@ -235,3 +235,20 @@ def test_the_shared_sample_corpus_loads_without_errors() -> None:
     wildcard = [p.name for p in rule_files if p.name.startswith(".")]
     for name in wildcard:
         assert book.for_host("someone" + name.removesuffix(".txt")) is not None, name
+
+
+def test_rule_versions_change_with_the_file_and_with_global_txt(tmp_path: Path) -> None:
+    (tmp_path / "example.com.txt").write_text("body: //article\n", encoding="utf-8")
+    (tmp_path / "other.org.txt").write_text("body: //main\n", encoding="utf-8")
+    first = RuleBook.load([tmp_path])
+    site, other = first.for_host("example.com"), first.for_host("other.org")
+    assert first.version_of(site).file == "example.com" and first.version_of(None).file == ""
+    assert first.version_of(site) == RuleBook.load([tmp_path]).version_of(RuleBook.load([tmp_path]).for_host("example.com"))
+    (tmp_path / "example.com.txt").write_text("body: //article\nstrip: //aside\n", encoding="utf-8")
+    second = RuleBook.load([tmp_path])
+    assert second.version_of(second.for_host("example.com")) != first.version_of(site)
+    assert second.version_of(second.for_host("other.org")) == first.version_of(other)
+    (tmp_path / "global.txt").write_text("strip: //nav\n", encoding="utf-8")
+    third = RuleBook.load([tmp_path])
+    assert third.version_of(third.for_host("other.org")) != first.version_of(other)
+    assert third.version_of(None) != first.version_of(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -328,7 +329,8 @@ async def test_opml_lists_every_feed_grouped_by_site(client: TestClient[Any, Any
     root = etree.fromstring(await resp.read())
     assert root.tag == "opml" and root.get("version") == "2.0"
     assert root.findtext("head/title")
-    assert root.findtext("head/dateCreated")
+    again = await client.get("/opml", skip_auto_headers=["Accept-Encoding"])
+    assert again.headers["ETag"] == resp.headers["ETag"]
     feeds = root.findall(".//outline[@xmlUrl]")
     assert sorted(o.get("xmlUrl") for o in feeds) == sorted(f"{PUBLIC}/feeds/{k}.atom" for k in FEED_KEYS)
     assert all(o.get("type") == "rss" and o.get("htmlUrl") and o.get("text") for o in feeds)
@@ -430,3 +432,138 @@ ETAG_MATCHES = [
 @pytest.mark.parametrize(("header", "etag", "expected"), ETAG_MATCHES)
 def test_etag_matches(header: str, etag: str, expected: bool) -> None:
     assert etag_matches(header, etag) is expected
+
+
+# ---------------------------------------------------------------- ?limit=N
+
+
+async def _stories(store: SqlStore, count: int, section: str = "spacewar/nukewars") -> None:
+    for n in range(count):
+        url = f"https://www.spacewar.example/reports/Story_{n}_999.html"
+        published = NOW - timedelta(hours=n + 1)
+        await store.save_article(
+            Article(key=url, url=url, title=f"Story {n}", body_html=f"<p>Text {n}.</p>", published=published),
+            "spacewar", section, NOW,
+        )
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+async def test_limit_serves_the_first_entries(client: TestClient[Any, Any], store: SqlStore, cache: FeedCache, fmt: str) -> None:
+    await _stories(store, 4)
+    await cache.refresh(store)
+    path = f"/feeds/spacewar/nukewars.{fmt}"
+    full = await client.get(path, skip_auto_headers=["Accept-Encoding"])
+    cut = await client.get(path + "?limit=2", skip_auto_headers=["Accept-Encoding"])
+    assert cut.status == 200
+    assert cut.headers["ETag"] != full.headers["ETag"]
+    body = await cut.read()
+    if fmt == "json":
+        titles = [item["title"] for item in json.loads(body)["items"]]
+    else:
+        parsed = feedparser.parse(body)
+        assert parsed.bozo == 0
+        titles = [entry.title for entry in parsed.entries]
+    assert titles == ["Kim, Putin vow", "Story 0"]
+    again = await client.get(path + "?limit=2", headers={"If-None-Match": cut.headers["ETag"]})
+    assert again.status == 304 and await again.read() == b""
+    everything = await client.get(path + "?limit=1000", skip_auto_headers=["Accept-Encoding"])
+    assert everything.headers["ETag"] == full.headers["ETag"]
+
+
+BAD_LIMITS = ["0", "-1", "abc", "1.5", "1001", "", "99999999999999999999"]
+
+
+@pytest.mark.parametrize("value", BAD_LIMITS)
+async def test_a_bad_limit_is_400(client: TestClient[Any, Any], value: str) -> None:
+    resp = await client.get(SECTION_ATOM, params={"limit": value})
+    assert resp.status == 400
+    assert "limit" in await resp.text()
+
+
+# ---------------------------------------------------------------- RFC 5005 archive pages
+
+
+@pytest.fixture
+async def archived(aiohttp_client: MakeClient, store: SqlStore) -> AsyncIterator[tuple[TestClient[Any, Any], FeedCache]]:
+    """Six more stories in nukewars, archive pages of three: pages 1 and 2 are closed."""
+    await _stories(store, 6)
+    cache = FeedCache(SETTINGS, archive_page_size=3)
+    await cache.refresh(store)
+    client = await aiohttp_client(build_app(SETTINGS, store, cache), auto_decompress=False)
+    yield client, cache
+    cache.close()
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+async def test_archive_pages_are_served_immutable(
+    archived: tuple[TestClient[Any, Any], FeedCache], fmt: str
+) -> None:
+    client, _ = archived
+    path = f"/feeds/spacewar/nukewars/archive/1.{fmt}"
+    resp = await client.get(path, skip_auto_headers=["Accept-Encoding"])
+    assert resp.status == 200
+    assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert resp.headers["Content-Type"] == CONTENT_TYPES[fmt]
+    body = await resp.read()
+    if fmt == "json":
+        assert len(json.loads(body)["items"]) == 3
+    else:
+        parsed = feedparser.parse(body)
+        assert parsed.bozo == 0 and len(parsed.entries) == 3
+        links = {link.rel: link.href for link in parsed.feed.links}
+        assert links["self"] == f"{PUBLIC}{path}"
+        assert links["current"] == f"{PUBLIC}/feeds/spacewar/nukewars.{fmt}"
+    cond = await client.get(path, headers={"If-None-Match": resp.headers["ETag"]})
+    assert cond.status == 304 and await cond.read() == b""
+    head = await client.head(path, headers={"Accept-Encoding": "gzip"})
+    assert head.status == 200 and await head.read() == b""
+
+
+async def test_the_current_feed_points_at_the_newest_archive_page(archived: tuple[TestClient[Any, Any], FeedCache]) -> None:
+    client, _ = archived
+    parsed = feedparser.parse(await (await client.get(SECTION_ATOM, skip_auto_headers=["Accept-Encoding"])).read())
+    links = {link.rel: link.href for link in parsed.feed.links}
+    assert links["prev-archive"] == f"{PUBLIC}/feeds/spacewar/nukewars/archive/2.atom"
+    page2 = feedparser.parse(await (await client.get("/feeds/spacewar/nukewars/archive/2.atom", skip_auto_headers=["Accept-Encoding"])).read())
+    assert {link.rel: link.href for link in page2.feed.links}["prev-archive"] == f"{PUBLIC}/feeds/spacewar/nukewars/archive/1.atom"
+    site = await client.get("/feeds/spacewar/archive/1.rss")
+    assert site.status == 200
+    everything = await client.get("/feeds/all/archive/2.json")
+    assert everything.status == 200
+
+
+MISSING_PAGES = [
+    pytest.param("/feeds/spacewar/nukewars/archive/3.atom", id="open-page"),
+    pytest.param("/feeds/spacewar/nukewars/archive/99.atom", id="beyond"),
+    pytest.param("/feeds/spacewar/nukewars/archive/0.atom", id="zero"),
+    pytest.param("/feeds/spacewar/nukewars/archive/01.atom", id="leading-zero"),
+    pytest.param("/feeds/spacewar/nukewars/archive/x.atom", id="not-a-number"),
+    pytest.param("/feeds/spacewar/nosuch/archive/1.atom", id="unknown-section"),
+    pytest.param("/feeds/marsdaily/rovers/archive/1.json", id="empty-feed"),
+]
+
+
+@pytest.mark.parametrize("path", MISSING_PAGES)
+async def test_missing_archive_pages_are_404(archived: tuple[TestClient[Any, Any], FeedCache], path: str) -> None:
+    client, _ = archived
+    resp = await client.get(path)
+    assert resp.status == 404
+
+
+# ---------------------------------------------------------------- WebSub discovery
+
+
+async def test_feeds_advertise_the_hub_in_a_link_header(aiohttp_client: MakeClient, store: SqlStore) -> None:
+    settings = dataclasses.replace(SETTINGS, websub_hub="https://hub.example.test/")
+    cache = FeedCache(settings)
+    try:
+        await cache.refresh(store)
+        client = await aiohttp_client(build_app(settings, store, cache))
+        for fmt in ("atom", "rss", "json"):
+            resp = await client.get(f"/feeds/spacewar/nukewars.{fmt}")
+            links = {link["rel"]: str(link["url"]) for link in resp.links.values()}
+            assert links == {"hub": "https://hub.example.test/", "self": f"{PUBLIC}/feeds/spacewar/nukewars.{fmt}"}
+        plain = await (await aiohttp_client(build_app(SETTINGS, store, FeedCache(SETTINGS)))).get("/healthz")
+        assert "Link" not in plain.headers
+    finally:
+        cache.close()

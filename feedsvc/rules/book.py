@@ -21,16 +21,23 @@ domain) is a superset of its behaviour.
 
 ``global.txt`` is not a site file: it is kept apart as ``global_rules`` and
 never returned by :meth:`RuleBook.for_host`.
+
+Each loaded file's content is hashed. :meth:`RuleBook.version_of` names the
+version of the rules that extracts a page: the file's name and a digest of
+its bytes together with ``global.txt``'s (both apply to the page), so a
+stored story can tell when the rules that extracted it have changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from feedsvc.rules.model import Problem, SiteRules
@@ -46,6 +53,13 @@ _HOSTNAME = re.compile(r"[\w-]+(?:\.[\w-]+)*\Z")  # \w: internationalised names 
 _RULE_NAME = re.compile(r"\.?[\w-]+(?:\.[\w-]+)*\Z")
 
 
+class RuleVersion(NamedTuple):
+    """Which rules extracted a page: a rule name ("" for none) and a digest of the rule text in force."""
+
+    file: str
+    digest: str
+
+
 @dataclass(frozen=True)
 class RuleBook:
     """Parsed rule files by name (file name without ``.txt``, lowercased)."""
@@ -56,6 +70,7 @@ class RuleBook:
     files: int = 0  # rule files found in every folder
     loaded: int = 0  # rule files read (whatever their problems)
     unreadable_dirs: int = 0
+    digests: Mapping[str, str] = field(default_factory=dict)  # rule source (path) -> sha256 of its bytes
 
     @property
     def failed(self) -> int:
@@ -68,6 +83,7 @@ class RuleBook:
         if isinstance(dirs, (str, Path)):  # one folder given bare, not a sequence of letters
             dirs = [dirs]
         sites: dict[str, SiteRules] = {}
+        digests: dict[str, str] = {}
         problems: list[Problem] = []
         files = loaded = unreadable = 0
         for folder in dirs:
@@ -79,15 +95,26 @@ class RuleBook:
                 continue
             for path in paths:
                 files += 1
-                rules, found = read_rule_file(path)
+                rules, found, digest = _read_hashed(path)
                 problems.extend(found)
                 if rules is None:
                     continue
                 loaded += 1
-                sites.setdefault(rule_name(path), rules)
+                if sites.setdefault(rule_name(path), rules) is rules:
+                    digests[rules.source] = digest
         global_rules = sites.pop(GLOBAL_NAME, None)
         log.debug("loaded %d of %d rule files from %d folders", loaded, files, len(dirs))
-        return cls(sites, global_rules, problems, files, loaded, unreadable)
+        return cls(sites, global_rules, problems, files, loaded, unreadable, digests)
+
+    def version_of(self, rules: SiteRules | None) -> RuleVersion:
+        """The version of ``rules`` (a site file of this book, or None) merged with ``global.txt``."""
+        glob = self.digests.get(self.global_rules.source, "") if self.global_rules is not None else ""
+        if rules is None:
+            return RuleVersion("", glob[:16])
+        name = Path(rules.source).name
+        name = name[: -len(RULE_SUFFIX)].lower() if name.lower().endswith(RULE_SUFFIX) else rules.source
+        digest = hashlib.sha256(f"{self.digests.get(rules.source, rules.source)}\n{glob}".encode()).hexdigest()
+        return RuleVersion(name, digest[:16])
 
     def for_host(self, host: str) -> SiteRules | None:
         """The rules for ``host`` (see the module docstring for the order tried)."""
@@ -141,11 +168,22 @@ def rule_name(path: Path) -> str:
 
 def read_rule_file(path: Path) -> tuple[SiteRules | None, list[Problem]]:
     """Read and parse one file; ``None`` (with an error) when it cannot be read at all."""
+    rules, problems, _ = _read_hashed(path)
+    return rules, problems
+
+
+def _read_hashed(path: Path) -> tuple[SiteRules | None, list[Problem], str]:
+    """:func:`read_rule_file`, and the sha256 of the file's bytes."""
     source = str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return None, [Problem(source, 0, "error", f"cannot read rule file: {exc}")]
+        return None, [Problem(source, 0, "error", f"cannot read rule file: {exc}")], ""
+    rules, problems = _parse_bytes(data, source, path)
+    return rules, problems, hashlib.sha256(data).hexdigest()
+
+
+def _parse_bytes(data: bytes, source: str, path: Path) -> tuple[SiteRules, list[Problem]]:
     problems: list[Problem] = []
     try:
         text = data.decode("utf-8")

@@ -73,6 +73,9 @@ NEEDS_ARGUMENT = frozenset({"http_header", "wrap_in"})
 TAKES_ARGUMENT = NEEDS_ARGUMENT | {"replace_string"}
 HTTP_HEADERS = frozenset({"user-agent", "referer", "cookie", "accept", "accept-language"})
 WRAP_IN_TAGS = frozenset({"blockquote", "p", "div"})
+#: ``parser:`` values: the HTML5 algorithm (graby says html5lib, FiveFilters html5php), or libxml2 (the default).
+HTML5_PARSERS = frozenset({"html5lib", "html5php", "html5"})
+LIBXML_PARSERS = frozenset({"libxml", "libxml2", "lxml"})
 DATELINE_GROUPS = frozenset({"place", "agency", "date"})
 
 _BOOLEANS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
@@ -231,8 +234,10 @@ class _Reader:
                 self.warn(line, f"{name} must be yes or no, not {_excerpt(value)}; line ignored")
             else:
                 self.settings[name] = flag
+        elif name == "parser" and value.lower() not in HTML5_PARSERS | LIBXML_PARSERS:
+            self.warn(line, f"parser {_excerpt(value)} is unknown (use libxml or html5lib); libxml is used")
         elif name in TEXT_SINGLES:
-            self.settings[name] = value
+            self.settings[name] = value.lower() if name == "parser" else value
         elif name in LINKS:
             self.add_link(line, name, value)
         elif name == "if_page_contains":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from feedsvc.store.base import FeedState, SectionRun, Store
+from feedsvc.store.base import FeedState, Lease, SectionRun, Store
 from feedsvc.store.open import open_store
 
-__all__ = ["FeedState", "SectionRun", "Store", "open_store"]
+__all__ = ["FeedState", "Lease", "SectionRun", "Store", "open_store"]

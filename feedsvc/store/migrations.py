@@ -20,13 +20,19 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateColumn
 
 from feedsvc.errors import StoreError
+from feedsvc.store.identity import create_identity_tables
+from feedsvc.store.positions import create_and_backfill
+from feedsvc.store.rawpages import create_raw_pages
+from feedsvc.store.rendered import create_rendered_feeds
 from feedsvc.store.schema import (
     feeds,
     http_validators,
     metadata,
     schema_migrations,
+    section_leases,
     section_runs,
     stories,
     story_sections,
@@ -51,10 +57,23 @@ def _create_schema(conn: Connection) -> None:
     )
 
 
+def _section_turns(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[section_leases])
+    # section_runs.page_fetched; step 1 on a new database already made it (from the metadata).
+    if "page_fetched" not in {column["name"] for column in inspect(conn).get_columns(section_runs.name)}:
+        column = CreateColumn(section_runs.c.page_fetched).compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {section_runs.name} ADD COLUMN {column}"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "create stories, story_sections, feeds, http_validators, section_runs", _create_schema
     ),
+    Migration(2, "create section_leases, add section_runs.page_fetched (replicas take turns)", _section_turns),
+    Migration(3, "create story identity tables (aliases, alternates, dedupe index, checks, tombstones)", create_identity_tables),
+    Migration(4, "create feed_sequences, feed_entries (RFC 5005 archive positions)", create_and_backfill),
+    Migration(5, "create raw_pages (stored article pages, re-extracted when their rules change)", create_raw_pages),
+    Migration(6, "create rendered_feeds (the last rendered bodies, served at once after a restart)", create_rendered_feeds),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -24,12 +24,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
@@ -93,6 +95,8 @@ stories = Table(
     Column("first_seen", UTCDateTime, nullable=False),
 )
 Index("ix_stories_published", stories.c.published.desc(), stories.c.id.desc())
+# Retention by age (migration 3 creates it on stores made before it existed).
+stories_first_seen = Index("ix_stories_first_seen", stories.c.first_seen)
 
 story_sections = Table(
     "story_sections",
@@ -145,6 +149,130 @@ section_runs = Table(
     Column("error", Text),
     Column("new_stories", Integer, nullable=False),
     Column("changed_stories", Integer, nullable=False),
+    Column("page_fetched", UTCDateTime),  # migration 2: replicas space section page fetches by it
+)
+
+# One row per section being refreshed: who holds its turn and until when (migration 2).
+section_leases = Table(
+    "section_leases",
+    metadata,
+    Column("section_key", Text, primary_key=True),
+    Column("holder", Text, nullable=False),  # "host:pid:random" of the replica
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# RFC 5005 archive positions (migration 4, see positions.py): each story that joins a
+# feed ("all", a site, a section) takes that feed's next position, in the same transaction.
+feed_sequences = Table(
+    "feed_sequences",
+    metadata,
+    Column("feed_key", Text, primary_key=True),
+    Column("last_position", BigInteger, nullable=False),
+)
+
+feed_entries = Table(
+    "feed_entries",
+    metadata,
+    Column("feed_key", Text, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("story_id", Text, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("feed_key", "position", name="pk_feed_entries"),
+    UniqueConstraint("feed_key", "story_id", name="uq_feed_entries_story"),
+)
+
+# Story identity (migration 3, see identity.py): other keys of a story, copies of one
+# story on several pages, the near-duplicate index, re-checks and tombstones.
+story_aliases = Table(
+    "story_aliases",
+    metadata,
+    Column("key", Text, primary_key=True),  # another canonical key leading to the story
+    Column("story_id", Text, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+)
+Index("ix_story_aliases_story", story_aliases.c.story_id)
+
+story_alternates = Table(
+    "story_alternates",
+    metadata,
+    Column("story_id", Text, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("primary_id", Text, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+)
+Index("ix_story_alternates_primary", story_alternates.c.primary_id, story_alternates.c.added_at)
+
+story_fingerprints = Table(
+    "story_fingerprints",
+    metadata,
+    # A compact number for the band rows (tens of them per story).
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("story_id", Text, nullable=False, unique=True),  # no foreign key: a tombstone keeps its fingerprint
+    Column("sketch", LargeBinary, nullable=False),  # opaque to the store (dedupe.py reads it)
+    Column("bands", LargeBinary, nullable=False),  # its band keys (int64 LE), to take it out of story_bands
+    Column("live", Boolean, nullable=False),  # False once the story is tombstoned
+)
+
+story_bands = Table(
+    "story_bands",
+    metadata,
+    Column("band", BigInteger, nullable=False),  # LSH band key (dedupe.py)
+    Column("seq", BigInteger, nullable=False),  # story_fingerprints.seq
+    PrimaryKeyConstraint("band", "seq", name="pk_story_bands"),
+    sqlite_with_rowid=False,  # one B-tree: the primary key is the table
+)
+
+story_checks = Table(
+    "story_checks",
+    metadata,
+    Column("story_id", Text, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("url", Text, nullable=False),  # the page to re-check for corrections
+    Column("checked_at", UTCDateTime, nullable=False),
+)
+Index("ix_story_checks_due", story_checks.c.checked_at)
+
+tombstones = Table(
+    "tombstones",
+    metadata,
+    Column("key", Text, primary_key=True),  # a key never taken in again
+    Column("story_id", Text, nullable=False),
+    Column("removed_at", UTCDateTime, nullable=False),
+)
+
+# The fetched pages of each stored article (migration 5, see rawpages.py), kept to re-extract the
+# story without fetching it again when the rules that extracted it change.
+raw_pages = Table(
+    "raw_pages",
+    metadata,
+    Column("story_key", Text, primary_key=True),
+    Column("site_id", Text, nullable=False),
+    Column("host", Text, nullable=False),  # the page's host: which rule file applies may depend on it
+    Column("url", Text, nullable=False),  # the story's link
+    Column("pages", LargeBinary, nullable=False),  # zlib of JSON [[page URL, HTML], ...] (multi-page articles)
+    Column("teaser", Text, nullable=False),  # the listing's teaser, preferred as summary
+    Column("rule_file", Text, nullable=False),  # rule name that extracted it, "" for automatic extraction
+    Column("rule_digest", Text, nullable=False),  # digest of that file's text (and global.txt's)
+    Column("stored_at", UTCDateTime, nullable=False),
+    Column("extracted_at", UTCDateTime, nullable=False),
+)
+Index("ix_raw_pages_version", raw_pages.c.site_id, raw_pages.c.host, raw_pages.c.rule_file, raw_pages.c.rule_digest)
+
+# The last rendered bodies of every feed (migration 6, see rendered.py): a restarted service
+# serves them at once, instead of rendering every feed before it can answer.
+rendered_feeds = Table(
+    "rendered_feeds",
+    metadata,
+    Column("feed_key", Text, nullable=False),
+    Column("format", Text, nullable=False),  # atom, rss, json
+    Column("version", BigInteger, nullable=False),  # feeds.version the body was rendered from
+    Column("etag", Text, nullable=False),
+    Column("last_modified", UTCDateTime, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("size", Integer, nullable=False),  # bytes of the uncompressed body
+    Column("gzip_body", LargeBinary, nullable=False),
+    Column("br_body", LargeBinary),
+    Column("entries", Integer, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+    Column("rendered_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("feed_key", "format", name="pk_rendered_feeds"),
 )
 
 schema_migrations = Table(
