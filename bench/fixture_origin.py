@@ -109,7 +109,7 @@ def vocabulary() -> list[str]:
     """Words of the fixture articles, repeated as often as they occur (a unigram model of their text)."""
     words: list[str] = []
     for site, path, encoding in article_pages():
-        text = (FIXTURE_TREE / site / path.lstrip("/")).read_bytes().decode(_codec(encoding), errors="replace")
+        text = (FIXTURE_TREE / site / path.lstrip("/")).read_bytes().decode(codec_of(encoding), errors="replace")
         for paragraph in _PARAGRAPH.findall(text):
             words.extend(w for w in paragraph.split() if w.isascii() and "&" not in w)
     return words
@@ -132,10 +132,10 @@ def build_scaled_tree(dst: Path, *, sections_per_site: int, articles_per_section
                 title = f"Bench story {j:02d}-{k:03d} " + " ".join(rng.choice(words) for _ in range(5))
                 path = f"/reports/Bench_{site}_{j:02d}_{k:03d}_999.html"
                 raw = (FIXTURE_TREE / base_site / base_path.lstrip("/")).read_bytes()
-                html = _clone(raw.decode(_codec(encoding), errors="replace"), title, rng, words)
+                html = clone_page(raw.decode(codec_of(encoding), errors="replace"), title, rng, words)
                 target = dst / site / path.lstrip("/")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(html.encode(_codec(encoding), errors="xmlcharrefreplace"))
+                target.write_bytes(html.encode(codec_of(encoding), errors="xmlcharrefreplace"))
                 articles.append((path, title, start - timedelta(minutes=j * articles_per_section + k)))
             section = SyntheticSection(site, f"bench{j:02d}", f"Bench section {j:02d}", f"/bench/section_{j:02d}.xml",
                                        tuple(a[0] for a in articles))
@@ -145,7 +145,7 @@ def build_scaled_tree(dst: Path, *, sections_per_site: int, articles_per_section
     return sections
 
 
-def _clone(html: str, title: str, rng: random.Random, words: list[str]) -> str:
+def clone_page(html: str, title: str, rng: random.Random, words: list[str]) -> str:
     """The page with a new title and new words in each plain paragraph."""
     old_title = re.search(r"<title>(.*?)</title>", html, re.S)
     if old_title and old_title.group(1).strip():
@@ -172,5 +172,5 @@ def _rss(section: SyntheticSection, articles: list[tuple[str, str, datetime]]) -
     )
 
 
-def _codec(encoding: str) -> str:
+def codec_of(encoding: str) -> str:
     return "cp1252" if encoding.lower() in ("windows-1252", "cp1252") else encoding

@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 
@@ -38,7 +37,6 @@ def _this_minute() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 CHUNK = 20_000
 _SQLITE = sqlite_dialect.dialect()
-_PG = pg_dialect.dialect()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from bench.fixture_origin import FIXTURE_TREE, GatedOrigin, _clone, _codec, article_pages
+from bench.fixture_origin import FIXTURE_TREE, GatedOrigin, article_pages, clone_page, codec_of
 from bench.synthetic import Layout
 
 
@@ -54,7 +54,7 @@ class SyntheticSites:
 
     def section_url(self, section_key: str) -> str:
         site = section_key.partition("/")[0]
-        return self.origin.url(site, self.section_path(section_key))
+        return str(self.origin.url(site, self.section_path(section_key)))
 
     def publish_layout(self, layout: Layout) -> None:
         """Write every section's feed with the stories the store holds (newest first)."""
@@ -80,12 +80,12 @@ class SyntheticSites:
         base_site, base_path, encoding = self._bases[self._added % len(self._bases)]
         title = f"New story {self._added} " + " ".join(self._rng.choices(self._words, k=6))
         raw = (FIXTURE_TREE / base_site / base_path.lstrip("/")).read_bytes()
-        html = _clone(raw.decode(_codec(encoding), errors="replace"), title, self._rng, self._words)
+        html = clone_page(raw.decode(codec_of(encoding), errors="replace"), title, self._rng, self._words)
         path = f"/reports/New_{site}_{self._added:05d}_999.html"
         target = self.root / site / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(html.encode(_codec(encoding), errors="xmlcharrefreplace"))
-        url = self.origin.url(site, path)
+        target.write_bytes(html.encode(codec_of(encoding), errors="xmlcharrefreplace"))
+        url = str(self.origin.url(site, path))
         self._items.setdefault(section_key, []).insert(0, (url, title, datetime.now(UTC)))
         self._write(section_key, keep=50)
         return url

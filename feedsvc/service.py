@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 # STOP_HTTP_TIMEOUT; the container's grace period must cover both (docker-compose.yml).
 STOP_HTTP_TIMEOUT = 2.0
 TAKEOVER_DELAY = 0.2  # seconds after another replica's lease expiry before trying again
-WORKER_NICENESS = 10  # added to the CPU pool workers' nice value (lower priority than serving)
+WORKER_NICENESS = 5  # added to the CPU pool workers' nice value: a third of the serving process's CPU weight
 
 
 @dataclass

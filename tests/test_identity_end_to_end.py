@@ -64,32 +64,9 @@ class Clock:
 
 
 def settings_for(origin: Origin, data_dir: Path, extra: str) -> Settings:
-    text = f"""
-storage: sqlite:///{data_dir}/feedsvc.db
-public_url: http://feeds.test
-rules_dirs: [{ROOT / "config" / "rules"}]
-jitter: 0
-recheck_after: 6h
-recheck_per_run: 50
-recheck_for: 3d
-{extra}
-fetch: {{min_delay: 0.0, timeout: 10, retries: 0, user_agent: "feedsvc-test/1.0 (+https://feeds.test/about)"}}
-sites:
-  - id: spacewar
-    title: SpaceWar
-    url: {origin.base_url("spacewar")}/
-    rules: spacemedia
-    sections:
-      - {{id: nukewars, title: Nuclear Wars, url: "{origin.url("spacewar", "/Nuclear_Weapons.html")}"}}
-      - {{id: milspace, title: Military Space, url: "{origin.url("spacewar", "/Military_Space_News.html")}"}}
-  - id: spacedaily
-    title: SpaceDaily
-    url: {origin.base_url("spacedaily")}/
-    rules: spacemedia
-    sections:
-      - {{id: industry, title: Space Industry, url: "{origin.url("spacedaily", "/Space_Industry.xml")}"}}
-"""
-    return parse_settings(text, "identity.yaml", env={})
+    top = {"recheck_after": "6h", "recheck_per_run": 50, "recheck_for": "3d"}
+    text = origin.feedsvc_config(data_dir, ROOT / "config" / "rules", fetch={"timeout": 10}, top=top)
+    return parse_settings(text + extra + "\n", "identity.yaml", env={})
 
 
 @dataclass

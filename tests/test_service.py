@@ -62,8 +62,11 @@ async def test_a_serve_replica_fetches_nothing_and_serves_what_a_scrape_replica_
                 break
             assert time.monotonic() < deadline, "the serve replica never showed the scraped stories"
             await asyncio.sleep(0.5)
-        fetched = {r.path for r in origin.log}
-        assert {path for _, _, path in SECTIONS} <= fetched
+        # Sections start a few seconds apart: wait for every section page to be fetched.
+        section_paths = {path for _, _, path in SECTIONS}
+        while not section_paths <= {r.path for r in origin.log}:
+            assert time.monotonic() < deadline, "the scrape replica never fetched every section page"
+            await asyncio.sleep(0.3)
         while len(_section_lines(scraper.log_lines())) < len(SECTIONS) and time.monotonic() < deadline:
             await asyncio.sleep(0.3)
     finally:
