@@ -47,7 +47,8 @@ def site_config(site_id: str, title: str, base_url: str, sections: Iterable[tupl
     }
 
 
-def write_config(directory: Path, *, storage: str, port: int, sites: list[dict[str, Any]], **extra: Any) -> Path:
+def write_config(directory: Path, *, storage: str, port: int, sites: list[dict[str, Any]],
+                 per_host_concurrency: int = 4, **extra: Any) -> Path:
     config: dict[str, Any] = {
         "storage": storage,
         "listen": f"127.0.0.1:{port}",
@@ -59,7 +60,7 @@ def write_config(directory: Path, *, storage: str, port: int, sites: list[dict[s
         "fetch": {
             "user_agent": "feedsvc-bench/1.0 (+https://feeds.test/bench)",
             "min_delay": 0.0,
-            "per_host_concurrency": 4,
+            "per_host_concurrency": per_host_concurrency,
             "timeout": 120,
             "retries": 0,
         },

@@ -279,6 +279,7 @@ async def _fetch_all(base: str, feed_keys: list[str], *, want: dict[str, str] | 
 
 async def _startup(report: Report, daemon: Daemon, config: Path, port: int, feed_keys: list[str],
                    etags: dict[str, str], origin: SyntheticSites, log: Callable[[str], None]) -> Daemon:
+    origin.origin.gate.set()  # let the held refreshes go before the stop: nothing left hanging at the origin
     await daemon.stop()
     origin.origin.gate.clear()
     restarted = Daemon(config, port)
