@@ -31,27 +31,7 @@ RULE_FIX = "\nreplace_string(Vladivostok): Vladivostok (Primorsky Krai)\n"
 
 
 def config_text(origin: Origin, data_dir: Path, rules_dir: Path) -> str:
-    return f"""
-storage: sqlite:///{data_dir}/feedsvc.db
-public_url: http://feeds.test
-rules_dirs: [{rules_dir}]
-jitter: 0
-fetch: {{min_delay: 0.0, timeout: 10, retries: 0}}
-sites:
-  - id: spacewar
-    title: SpaceWar
-    url: {origin.base_url("spacewar")}/
-    rules: spacemedia
-    sections:
-      - {{id: nukewars, title: Nuclear Wars, url: "{origin.url("spacewar", "/Nuclear_Weapons.html")}"}}
-      - {{id: milspace, title: Military Space, url: "{origin.url("spacewar", "/Military_Space_News.html")}"}}
-  - id: spacedaily
-    title: SpaceDaily
-    url: {origin.base_url("spacedaily")}/
-    rules: spacemedia
-    sections:
-      - {{id: industry, title: Space Industry, url: "{origin.url("spacedaily", "/Space_Industry.xml")}"}}
-"""
+    return origin.feedsvc_config(data_dir, rules_dir, fetch={"timeout": 10})
 
 
 @pytest.fixture

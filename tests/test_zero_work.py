@@ -32,27 +32,7 @@ RUN_RECORD_TABLES = frozenset({"section_runs"})
 
 
 def settings_for(origin: Origin, data_dir: Path) -> Settings:
-    text = f"""
-storage: sqlite:///{data_dir}/feedsvc.db
-public_url: http://feeds.test
-rules_dirs: [{ROOT / "config" / "rules"}]
-jitter: 0
-fetch: {{min_delay: 0.0, timeout: 10, retries: 0, user_agent: "feedsvc-test/1.0 (+https://feeds.test/about)"}}
-sites:
-  - id: spacewar
-    title: SpaceWar
-    url: {origin.base_url("spacewar")}/
-    rules: spacemedia
-    sections:
-      - {{id: nukewars, title: Nuclear Wars, url: "{origin.url("spacewar", "/Nuclear_Weapons.html")}"}}
-      - {{id: milspace, title: Military Space, url: "{origin.url("spacewar", "/Military_Space_News.html")}"}}
-  - id: spacedaily
-    title: SpaceDaily
-    url: {origin.base_url("spacedaily")}/
-    rules: spacemedia
-    sections:
-      - {{id: industry, title: Space Industry, url: "{origin.url("spacedaily", "/Space_Industry.xml")}"}}
-"""
+    text = origin.feedsvc_config(data_dir, ROOT / "config" / "rules", fetch={"timeout": 10})
     return parse_settings(text, "zero_work.yaml", env={})
 
 
