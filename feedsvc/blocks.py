@@ -18,7 +18,9 @@ import html as htmllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
+import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
 
@@ -136,8 +138,7 @@ def is_data_table(table: HtmlElement) -> bool:
 # ------------------------------------------------------------------ the walk
 
 
-@dataclass(frozen=True)
-class _Context:
+class _Context(NamedTuple):  # a tuple: made for every element walked, so cheap to create
     kind: str = "p"
     group: HtmlElement | None = None
     small: bool = False
@@ -272,12 +273,12 @@ class _Builder:
             self._link_chars += len(text.strip())
 
     def element(self, element: HtmlElement, context: _Context) -> None:
-        text = element.text_content()
+        text = element.text_content() if len(element) else element.text or ""
         has_text = bool(text.strip())
         if not has_text and element.tag != "img" and element.find(".//img") is None:
             return
         self._open(element, context)
-        self._html.append(lxml.html.tostring(element, encoding="unicode", with_tail=False))
+        self._html.append(lxml.etree.tostring(element, encoding="unicode", method="html", with_tail=False))
         self._text.append(text)
         if has_text:
             self._small = self._small and (context.small or _all_small(element))
@@ -310,10 +311,11 @@ class _Builder:
         self._content = True
 
     def _end_line(self) -> None:
-        if self._content:
-            html = "".join(self._html).strip()
-            text = " ".join("".join(self._text).split())
-            self._lines.append(Line(html, text, self._small and bool(text), self._link_chars))
+        if not self._content:  # nothing collected since the last line ended
+            return
+        html = "".join(self._html).strip()
+        text = " ".join("".join(self._text).split())
+        self._lines.append(Line(html, text, self._small and bool(text), self._link_chars))
         self._html, self._text = [], []
         self._small, self._link_chars, self._content = True, 0, False
 

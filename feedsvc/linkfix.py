@@ -9,7 +9,7 @@ feed must work away from the page, so relative and protocol-relative
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
@@ -21,6 +21,10 @@ _SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
 _PLACEHOLDER = re.compile(r"^data:|blank|spacer|placeholder|lazy|pixel\.gif|transparent", re.IGNORECASE)
 _URL_ATTRS = ("href", "src", "poster")
 _SRCSET_ENTRY = re.compile(r"\s*(\S+?)(?:\s+(\d+(?:\.\d+)?)([wx]))?\s*(?:,|$)")
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
+#: A root-relative address that urljoin keeps as it is: no space, backslash or ";", no empty query or
+#: fragment (dot segments are ruled out separately).
+_PLAIN_PATH = re.compile(r"/(?!/)(?:[^\s\\?#;]|[?#](?!#|\Z))*\Z")
 _TRACKING_SIZE = 2  # pixels: an image this small is a tracker
 
 
@@ -45,10 +49,15 @@ def drop_tracking_images(root: HtmlElement) -> None:
 
 def absolutise_urls(root: HtmlElement, base_url: str) -> None:
     """Resolve every ``href``/``src`` against ``base_url`` (in place)."""
+    origin = _origin(base_url)
     for element in root.xpath("descendant-or-self::*[@href or @src or @poster]"):
         for attr in _URL_ATTRS:
             value = element.get(attr)
-            if value is not None:
+            if value is None:
+                continue
+            if origin and _PLAIN_PATH.match(value) and "/." not in value:  # the common "/reports/x.html": no join needed
+                element.set(attr, origin + value)
+            else:
                 element.set(attr, absolute_url(value, base_url))
 
 
@@ -57,9 +66,17 @@ def absolute_url(value: str, base_url: str) -> str:
     value = value.strip()
     if value.startswith("//"):
         return "https:" + value
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", value):  # has a scheme (http:, mailto:, javascript:)
+    if _SCHEME.match(value):  # has a scheme (http:, mailto:, javascript:)
         return value
     return urljoin(base_url, value)
+
+
+def _origin(base_url: str) -> str | None:
+    """``scheme://host`` of an http(s) base URL, for joining root-relative paths."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _largest(srcset: str) -> str:

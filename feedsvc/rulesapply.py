@@ -16,6 +16,7 @@ alternatives first, then the global ones; the site decides the yes/no flags.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Sequence
 
@@ -42,10 +43,16 @@ def merge_rules(site: SiteRules | None, global_rules: SiteRules | None) -> SiteR
     return dataclasses.replace(site, **merged)
 
 
+@functools.lru_cache(maxsize=4096)
+def compiled(xpath: str) -> lxml.etree.XPath:
+    """``xpath`` compiled once per process (rule files repeat the same few expressions on every page)."""
+    return lxml.etree.XPath(xpath)
+
+
 def evaluate(root: HtmlElement, xpath: str) -> list[object]:
     """The XPath's result as a list (empty for no match, false, NaN or an error)."""
     try:
-        result = root.xpath(xpath)
+        result = compiled(xpath)(root)
     except (lxml.etree.XPathError, ValueError) as exc:
         log.debug("XPath %r failed: %s", xpath, exc)
         return []
@@ -109,8 +116,9 @@ def apply_edits(root: HtmlElement, rules: SiteRules) -> None:
         words = [word for word in rules.strip_id_or_class if word]
         named = root.xpath("//*[@class or @id]")
         _drop([e for e in named if any(w in (e.get("class") or "") or w in (e.get("id") or "") for w in words)])
-    for word in rules.strip_image_src:
-        _drop(evaluate(root, f"//img[contains(@src, {_literal(word)})]"))
+    if rules.strip_image_src:
+        words = [word for word in rules.strip_image_src if word]
+        _drop([img for img in root.iter("img") if any(word in (img.get("src") or "") for word in words)])
     for xpath in rules.strip_attr:
         for item in evaluate(root, xpath):
             if isinstance(item, lxml.etree._ElementUnicodeResult) and item.is_attribute:
@@ -149,11 +157,3 @@ def _wrap(element: HtmlElement, tag: str) -> None:
 def _contains(outer: HtmlElement, inner: HtmlElement) -> bool:
     return any(ancestor is outer for ancestor in inner.iterancestors())
 
-
-def _literal(text: str) -> str:
-    """``text`` as an XPath string literal."""
-    if "'" not in text:
-        return f"'{text}'"
-    if '"' not in text:
-        return f'"{text}"'
-    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in text.split("'")) + ")"

@@ -30,7 +30,7 @@ from feedsvc.feedcache import FeedCache
 from feedsvc.fetch import Fetcher, new_session
 from feedsvc.leasing import SectionTurns
 from feedsvc.models import Article, FetchSettings, SectionConfig, Settings
-from feedsvc.pipeline import Scraper, SectionReport, extract_page
+from feedsvc.pipeline import Scraper, SectionReport, extract_page, prepare_cpu_worker
 from feedsvc.reextract import reextract_changed
 from feedsvc.rules.book import RuleBook
 from feedsvc.schedule import build_scheduler, run_again_at
@@ -72,8 +72,13 @@ def cpu_pool(workers: int | None = None) -> ProcessPoolExecutor:
     count = workers or max(1, min(4, os.cpu_count() or 1))
     return ProcessPoolExecutor(
         max_workers=count, mp_context=multiprocessing.get_context("spawn"),
-        initializer=os.nice, initargs=(WORKER_NICENESS,),
+        initializer=_start_cpu_worker, initargs=(WORKER_NICENESS,),
     )
+
+
+def _start_cpu_worker(niceness: int) -> None:
+    os.nice(niceness)
+    prepare_cpu_worker()
 
 
 def rule_dirs(settings: Settings) -> list[str]:

@@ -97,8 +97,9 @@ def _find_dateline(
 ) -> tuple[int | None, Dateline | None, str | None, str | None]:
     """(spot, dateline, author on the same line, rest of an opening line) of the story's dateline."""
     first_plain: tuple[int, Dateline, str | None] | None = None
+    folded_hint = fold(hint) if hint else None
     for p, spot in enumerate(spots):
-        if hint and fold(hint) not in fold(spot.text):
+        if folded_hint and folded_hint not in fold(spot.text):
             continue
         near_title = any(p - _TITLE_REACH <= t < p for t in titles)
         found = _plain_dateline(spot.text, patterns)

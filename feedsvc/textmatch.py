@@ -23,6 +23,7 @@ SUMMARY_CHARS = 300
 _MIN_PARTIAL_TITLE = 15  # a shorter block is not taken for a truncated headline
 
 
+@lru_cache(maxsize=4096)  # the same lines are compared with several hints and patterns per page
 def fold(text: str) -> str:
     """``text`` for loose comparison: typographic marks plain, case folded, spacing single."""
     return " ".join(text.translate(_FOLD).casefold().split())

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import random
+
 import pytest
 
 from feedsvc.clean import clean_body, text_of
+from feedsvc.htmldoc import parse_fragment
+from feedsvc.linkfix import absolute_url, absolutise_urls
 
 BASE = "https://www.spacewar.com/reports/Some_story_999.html"
 
@@ -55,6 +60,20 @@ def test_sanitizing(dirty: str, clean: str) -> None:
 )
 def test_every_url_becomes_absolute(dirty: str, clean: str) -> None:
     assert clean_body(dirty, BASE) == clean
+
+
+def test_root_relative_addresses_resolve_as_absolute_url_does() -> None:
+    """absolutise_urls skips urljoin for plain "/path" addresses; the result must not differ from
+    absolute_url's, whatever the address holds (dot segments, empty queries and fragments, ";", spaces)."""
+    pieces = ["/", ".", "..", "//", "a", "x.html", "?", "??", "?a=1", "#", "##", "#x", ";", "=", "&", ":",
+              "@", "~", "%2e", "é", " ", "\t", "\\", "+", ","]
+    bases = [BASE, "http://h.example:8080/a/b/c?q=1#f", "https://h.example/"]
+    chooser = random.Random(7)
+    values = ["/" + "".join(chooser.choice(pieces) for _ in range(chooser.randint(0, 9))) for _ in range(4000)]
+    for base in bases:
+        root = parse_fragment("".join(f'<a href="{html.escape(v)}">x</a>' for v in values))
+        absolutise_urls(root, base)
+        assert [a.get("href") for a in root.iter("a")] == [absolute_url(v, base) for v in values]
 
 
 @pytest.mark.parametrize(
