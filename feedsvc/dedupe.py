@@ -28,11 +28,13 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING
 
 from feedsvc.dedupe_text import significant_text, story_words
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 #: Bump when anything below changes the fingerprint: band keys of another version never meet.
 FINGERPRINT_VERSION = 1
@@ -147,9 +149,10 @@ _PERMUTATION_ARGS = {
 
 
 def _band_keys(hashes: set[int], bands: int, rows: int, first_band: int) -> tuple[int, ...]:
-    # Imported here, not with the module: datasketch imports scipy (~55 MB resident, ~1 s),
-    # which only the CPU pool's workers need (fingerprints are made there); the process
+    # Imported here, not with the module: datasketch imports scipy and numpy (~70 MB resident,
+    # ~1 s), which only the CPU pool's workers need (fingerprints are made there); the process
     # that serves feeds imports this module for ``judge`` and ``compare`` alone.
+    import numpy as np
     from datasketch import MinHash
 
     if not hashes:
@@ -169,11 +172,11 @@ def _band_keys(hashes: set[int], bands: int, rows: int, first_band: int) -> tupl
 
 
 def _pack(hashes: set[int]) -> bytes:
-    return np.array(sorted(hashes), dtype="<u4").tobytes()
+    return struct.pack(f"<{len(hashes)}I", *sorted(hashes))
 
 
-def _unpack(packed: bytes) -> NDArray[np.uint32]:
-    return np.frombuffer(packed, dtype="<u4")
+def _unpack(packed: bytes) -> frozenset[int]:
+    return frozenset(struct.unpack(f"<{len(packed) // 4}I", packed))
 
 
 # ------------------------------------------------------------------ comparing
@@ -182,9 +185,9 @@ def _unpack(packed: bytes) -> NDArray[np.uint32]:
 def compare(a: Fingerprint, b: Fingerprint) -> Similarity:
     """Exact overlap of two fingerprints' shingle sets."""
     sa, sb = _unpack(a.shingles), _unpack(b.shingles)
-    common = int(np.intersect1d(sa, sb, assume_unique=True).size)
-    union = sa.size + sb.size - common
-    smaller = min(sa.size, sb.size)
+    common = len(sa & sb)
+    union = len(sa) + len(sb) - common
+    smaller = min(len(sa), len(sb))
     opening = min(_covered(a.lead, b.head), _covered(b.lead, a.head))
     return Similarity(
         jaccard=common / union if union else 0.0,
@@ -195,9 +198,9 @@ def compare(a: Fingerprint, b: Fingerprint) -> Similarity:
 
 def _covered(part: bytes, whole: bytes) -> float:
     wanted = _unpack(part)
-    if not wanted.size:
+    if not wanted:
         return 0.0
-    return int(np.intersect1d(wanted, _unpack(whole), assume_unique=True).size) / wanted.size
+    return len(wanted & _unpack(whole)) / len(wanted)
 
 
 def same_story(similarity: Similarity) -> bool:

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from urllib.parse import urljoin
 
-import feedparser
 import lxml.etree
 import lxml.html
 
@@ -60,6 +59,8 @@ def _is_feed(page: Page) -> bool:
 
 
 def _from_feed(page: Page) -> list[ArticleRef]:
+    import feedparser  # here, not with the module: only CPU workers read section feeds (~4 MB)
+
     parsed = feedparser.parse(
         page.body or page.text.encode("utf-8"),
         response_headers={"content-location": page.final_url, "content-type": page.content_type or "application/xml"},

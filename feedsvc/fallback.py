@@ -25,8 +25,6 @@ import re
 from collections.abc import Sequence
 
 from lxml.html import HtmlElement
-from readability import Document
-from readability.readability import Unparseable
 
 from feedsvc.blocks import Block
 from feedsvc.errors import ExtractError
@@ -63,6 +61,11 @@ def readable_root(
         root = named if named is not None and not _holds_much_more(scored, named) else scored
     if root is not None:
         return root
+    # readability-lxml is loaded here, when a page first needs it (in a CPU worker): the process
+    # serving feeds never extracts and is spared its memory.
+    from readability import Document
+    from readability.readability import Unparseable
+
     try:
         summary = Document(document, url=url).summary(html_partial=True)
     except (Unparseable, ValueError, TypeError) as exc:

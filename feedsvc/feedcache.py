@@ -38,6 +38,7 @@ from typing import Protocol, runtime_checkable
 
 import brotli
 
+from feedsvc import heap
 from feedsvc.archive import (
     ARCHIVE_PAGE_SIZE,
     archive_page,
@@ -360,6 +361,7 @@ class FeedCache:
                 keys = await self.refresh(store)
                 if keys:
                     logger.info("re-rendered %d feeds", len(keys))
+                    heap.trim()  # the replaced bodies' memory goes back to the system
             except FeedsvcError as exc:
                 logger.warning("feed refresh failed: %s", exc)
             await asyncio.sleep(interval)

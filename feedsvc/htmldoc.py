@@ -19,7 +19,6 @@ import re
 import warnings
 from collections.abc import Sequence
 
-import html5lib
 import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
@@ -65,6 +64,8 @@ def parse_document(
 
 def _html5_markup(html: str) -> str:
     """``html`` rebuilt by the HTML5 tree-building algorithm, as well-formed markup libxml2 keeps as is."""
+    import html5lib  # here, not with the module: few rule files ask for it (~10 MB resident)
+
     with warnings.catch_warnings():  # "coercing non-XML name" notes about odd attribute names
         warnings.simplefilter("ignore")
         tree = html5lib.parse(html, treebuilder="lxml", namespaceHTMLElements=False)

@@ -46,15 +46,17 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import lxml.html
-from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feedsvc.feedgenext import DocumentLinks, EntryImage, image_type
 from feedsvc.models import Story
+
+if TYPE_CHECKING:
+    from feedgen.feed import FeedGenerator
 
 #: Bump when the markup changes, so every ETag changes with it.
 RENDER_VERSION = "2"
@@ -244,6 +246,8 @@ def _feed_links(fmt: str, info: FeedInfo, page: FeedPage) -> list[dict[str, str]
 
 
 def _generator(fmt: str, info: FeedInfo, stories: Sequence[Story], page: FeedPage) -> FeedGenerator:
+    from feedgen.feed import FeedGenerator  # here: feeds are rendered in CPU workers only
+
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension("feedsvc_links", DocumentLinks, EntryImage, atom=True, rss=True)

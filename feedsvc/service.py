@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from feedsvc import heap
 from feedsvc.config import load_settings
 from feedsvc.errors import ConfigError, FeedsvcError, StoreError
 from feedsvc.feedcache import FeedCache
@@ -181,6 +182,7 @@ async def run_daemon(settings: Settings, *, stop_timeout: float | None = None) -
         # Start-up's objects (modules, settings, restored feeds) leave the garbage collector's view:
         # a full collection would walk all of them (~50 ms) and stall whatever is being served.
         gc.freeze()
+        heap.trim()  # what restoring the feeds freed goes back to the system
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(STOP_HTTP_TIMEOUT, stop_timeout / 2))
         await runner.setup()
         site = web.TCPSite(runner, settings.listen_host, settings.listen_port)

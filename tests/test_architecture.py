@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,32 @@ def test_the_store_knows_nothing_of_the_stages() -> None:
     for path in (PACKAGE / "store").glob("*.py"):
         imported = feedsvc_imports(path)
         assert not imported & {*STAGES, *COMPOSERS}, f"store/{path.name} imports {sorted(imported & {*STAGES, *COMPOSERS})}"
+
+
+#: Libraries only CPU workers use (extraction, fingerprints, feed rendering, section feeds):
+#: the process serving feeds must not hold them in memory.
+WORKER_ONLY_LIBRARIES = ("numpy", "datasketch", "scipy", "readability", "html5lib", "feedparser", "feedgen.feed")
+
+
+def test_the_serving_process_does_not_load_the_workers_libraries() -> None:
+    probe = (
+        "import sys, feedsvc.service, feedsvc.cli\n"
+        f"print(','.join(m for m in {WORKER_ONLY_LIBRARIES!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "", f"imported by the serving process: {done.stdout.strip()}"
+
+
+def test_the_cpu_worker_preparation_loads_what_extraction_needs() -> None:
+    """prepare_cpu_worker runs in each pool worker; after the first page the libraries are there."""
+    probe = (
+        "import sys\n"
+        "from feedsvc.pipeline import extract_page, fingerprint_stories, prepare_cpu_worker\n"
+        "prepare_cpu_worker()\n"
+        "html = '<html><body><h1>A headline</h1><p>' + 'Words of the story go here. ' * 40 + '</p></body></html>'\n"
+        "article = extract_page(html, 'https://example.com/a.html', 'k', None, None)\n"
+        "fingerprint_stories(article)\n"
+        "print(','.join(m for m in ('numpy', 'datasketch') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "numpy,datasketch"
