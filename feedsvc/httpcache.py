@@ -15,6 +15,7 @@ import asyncio
 import functools
 from collections.abc import Mapping
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -24,6 +25,39 @@ from feedsvc.feedcache import RenderedFeed
 
 # identity is acceptable unless refused, but any coding the client lists is preferred to it
 _UNLISTED = {"identity": 0.001}
+
+
+@dataclass(frozen=True)
+class AnswerHeaders:
+    """The response headers of one rendered body, made once and reused for every request
+    of it (``prepare_headers``): a 304, and a 200 in each content coding."""
+
+    etag: str  # of the body they were made for
+    not_modified: Mapping[str, str]
+    gzip: Mapping[str, str]
+    br: Mapping[str, str]
+    identity: Mapping[str, str]
+
+
+def prepare_headers(
+    body: RenderedFeed, *, cache_control: str, headers: Mapping[str, str] | None = None
+) -> AnswerHeaders:
+    """The headers for answering requests of ``body``; ``headers`` are added to every answer."""
+    validators = {
+        **(headers or {}),
+        hdrs.ETAG: body.etag,
+        hdrs.LAST_MODIFIED: http_date(body.last_modified),
+        hdrs.CACHE_CONTROL: cache_control,
+        hdrs.VARY: hdrs.ACCEPT_ENCODING,
+    }
+    identity = {**validators, hdrs.CONTENT_TYPE: body.content_type}
+    return AnswerHeaders(
+        etag=body.etag,
+        not_modified=validators,
+        gzip={**identity, hdrs.CONTENT_ENCODING: "gzip"},
+        br={**identity, hdrs.CONTENT_ENCODING: "br"},
+        identity=identity,
+    )
 
 
 async def serve_rendered(
@@ -36,35 +70,32 @@ async def serve_rendered(
 ) -> web.Response:
     """Answer GET/HEAD from a rendered body: 304, br, gzip or identity (inflated from
     gzip, on ``executor`` when given). ``headers`` are added to every answer."""
-    out = {
-        **(headers or {}),
-        hdrs.ETAG: body.etag,
-        hdrs.LAST_MODIFIED: http_date(body.last_modified),
-        hdrs.CACHE_CONTROL: cache_control,
-        hdrs.VARY: hdrs.ACCEPT_ENCODING,
-    }
+    prepared = prepare_headers(body, cache_control=cache_control, headers=headers)
+    return await serve_prepared(request, body, prepared, executor=executor)
+
+
+async def serve_prepared(
+    request: web.Request, body: RenderedFeed, prepared: AnswerHeaders, *, executor: Executor | None = None
+) -> web.Response:
+    """``serve_rendered`` with the body's headers made beforehand (``prepare_headers``)."""
     if not_modified(request, body.etag, body.last_modified):
-        return web.Response(status=304, headers=out)
-    coding = choose_coding(request.headers.get(hdrs.ACCEPT_ENCODING), br=body.br_body is not None)
+        return web.Response(status=304, headers=prepared.not_modified)
+    coding = choose_coding(request.headers.get(hdrs.ACCEPT_ENCODING), body.br_body is not None)
     if coding is None:
-        return web.Response(status=406, text="no acceptable content coding\n", headers=out)
-    out[hdrs.CONTENT_TYPE] = body.content_type
+        return web.Response(status=406, text="no acceptable content coding\n", headers=prepared.not_modified)
+    head = request.method == hdrs.METH_HEAD
     if coding == "br" and body.br_body is not None:
-        data = body.br_body
-        out[hdrs.CONTENT_ENCODING] = "br"
+        data, out = body.br_body, prepared.br
     elif coding == "gzip":
-        data = body.gzip_body
-        out[hdrs.CONTENT_ENCODING] = "gzip"
-    elif request.method == hdrs.METH_HEAD:
-        out[hdrs.CONTENT_LENGTH] = str(body.size)  # no need to inflate for HEAD
-        return web.Response(headers=out)
+        data, out = body.gzip_body, prepared.gzip
+    elif head:  # no need to inflate for HEAD
+        return web.Response(headers={**prepared.identity, hdrs.CONTENT_LENGTH: str(body.size)})
     elif executor is not None:
-        data = await asyncio.get_running_loop().run_in_executor(executor, body.identity_body)
+        data, out = await asyncio.get_running_loop().run_in_executor(executor, body.identity_body), prepared.identity
     else:
-        data = body.identity_body()
-    if request.method == hdrs.METH_HEAD:
-        out[hdrs.CONTENT_LENGTH] = str(len(data))
-        return web.Response(headers=out)
+        data, out = body.identity_body(), prepared.identity
+    if head:
+        return web.Response(headers={**out, hdrs.CONTENT_LENGTH: str(len(data))})
     return web.Response(body=data, headers=out)
 
 
@@ -97,7 +128,7 @@ def etag_matches(header: str, etag: str) -> bool:
 
 
 @functools.lru_cache(maxsize=256)  # a few distinct values from all clients: parse each once
-def choose_coding(accept_encoding: str | None, *, br: bool) -> str | None:
+def choose_coding(accept_encoding: str | None, br: bool) -> str | None:
     """``"br"``, ``"gzip"`` or ``"identity"`` by q-value (ties: br, gzip, identity);
     None when nothing we have is acceptable. Never deflate. An unlisted identity is
     acceptable (RFC 9110 12.5.3) but ranks below every listed coding."""

@@ -240,6 +240,10 @@ async def test_etag_changes_when_the_feed_changes(
     resp = await client.get(SECTION_ATOM, headers={"If-None-Match": before})
     assert resp.status == 200
     assert resp.headers["ETag"] != before
+    again = await client.get(SECTION_ATOM, headers={"If-None-Match": resp.headers["ETag"]})
+    assert again.status == 304  # the headers made for the old body are not served with the new one
+    assert again.headers["ETag"] == resp.headers["ETag"]
+    assert again.headers["Last-Modified"] == resp.headers["Last-Modified"]
 
 
 # ---------------------------------------------------------------- HEAD and errors
@@ -414,7 +418,7 @@ CODINGS = [
 
 @pytest.mark.parametrize(("header", "br", "expected"), CODINGS)
 def test_choose_coding(header: str | None, br: bool, expected: str | None) -> None:
-    assert choose_coding(header, br=br) == expected
+    assert choose_coding(header, br) == expected
 
 
 ETAG_MATCHES = [
