@@ -44,8 +44,7 @@ _CAPTION_WORDS = ("caption", "credit", "cutline")
 _DATA_TABLE_MAX_CELL = 300
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):  # a tuple: a page makes hundreds, and a frozen dataclass is slow to make
     """Part of a block between single ``<br>`` s."""
 
     html: str
@@ -58,7 +57,7 @@ class Line:
         return "<img" in self.html
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)  # not frozen (slower to make) but never changed: callers make new blocks
 class Block:
     """One paragraph as displayed."""
 
@@ -122,9 +121,9 @@ def linearise_all(roots: Iterable[HtmlElement]) -> list[Block]:
 
 def is_data_table(table: HtmlElement) -> bool:
     """A table of data (kept as a table), not a layout table (read as blocks)."""
-    if table.find(".//table") is not None:
+    if any(inner is not table for inner in table.iter("table")):
         return False
-    rows = table.findall(".//tr")
+    rows = list(table.iter("tr"))
     if len(rows) < 2:
         return False
     cells = [cell for row in rows for cell in row if cell.tag in ("td", "th")]
@@ -201,7 +200,11 @@ def _enter_inline(element: HtmlElement, context: _Context) -> _Context:
 def _breaking_elements(root: HtmlElement) -> set[HtmlElement]:
     """Elements under ``root`` holding a block-level element or a ``<br>`` (not atomic inline runs)."""
     breaking: set[HtmlElement] = set()
-    for element in root.iter("br", *BLOCK_TAGS):
+    # One plain pass: iter() with ~50 tag names costs more than testing each tag here.
+    for element in root.iter():
+        tag = element.tag
+        if tag != "br" and tag not in BLOCK_TAGS:
+            continue
         for ancestor in element.iterancestors():
             if ancestor in breaking:
                 break
@@ -275,7 +278,7 @@ class _Builder:
     def element(self, element: HtmlElement, context: _Context) -> None:
         text = element.text_content() if len(element) else element.text or ""
         has_text = bool(text.strip())
-        if not has_text and element.tag != "img" and element.find(".//img") is None:
+        if not has_text and element.tag != "img" and next(element.iter("img"), None) is None:
             return
         self._open(element, context)
         self._html.append(lxml.etree.tostring(element, encoding="unicode", method="html", with_tail=False))
@@ -284,7 +287,7 @@ class _Builder:
             self._small = self._small and (context.small or _all_small(element))
             if context.link or element.tag == "a":
                 self._link_chars += len(text.strip())
-            else:
+            elif len(element):  # a childless element holds no link
                 self._link_chars += sum(len(a.text_content().strip()) for a in element.iter("a"))
 
     def br(self) -> None:
