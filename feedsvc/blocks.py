@@ -15,7 +15,7 @@ ancestors), so callers can ask which box (table, div) a block sits in.
 from __future__ import annotations
 
 import html as htmllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -109,14 +109,25 @@ class Block:
 
 def linearise(root: HtmlElement) -> list[Block]:
     """The blocks of ``root`` in reading order."""
-    builder = _Builder(_breaking_elements(root))
-    _walk_children(root, builder, _Context())
-    builder.flush()
-    return builder.blocks
+    return linearise_all([root])
 
 
-def linearise_all(roots: Iterable[HtmlElement]) -> list[Block]:
-    return [block for root in roots for block in linearise(root)]
+def linearise_all(roots: Iterable[HtmlElement], until: Callable[[list[Block]], bool] | None = None) -> list[Block]:
+    """The blocks of ``roots`` in reading order; with ``until``, only up to the first block
+    after which ``until(blocks so far)`` is true (the rest is not read at all)."""
+    blocks: list[Block] = []
+    for root in roots:
+        builder = _Builder(_breaking_elements(root), blocks, until)
+        try:
+            _walk_children(root, builder, _Context())
+            builder.flush()
+        except _Enough:
+            break
+    return blocks
+
+
+class _Enough(Exception):
+    """Raised by the builder when the caller of ``linearise_all`` has read enough."""
 
 
 def is_data_table(table: HtmlElement) -> bool:
@@ -249,9 +260,12 @@ def _all_small(element: HtmlElement) -> bool:
 class _Builder:
     """Collects pieces into lines and lines into blocks during one walk."""
 
-    def __init__(self, breaking: set[HtmlElement]) -> None:
+    def __init__(
+        self, breaking: set[HtmlElement], blocks: list[Block], until: Callable[[list[Block]], bool] | None = None
+    ) -> None:
         self.breaking = breaking
-        self.blocks: list[Block] = []
+        self.blocks = blocks
+        self._until = until
         self._lines: list[Line] = []
         self._html: list[str] = []
         self._text: list[str] = []
@@ -296,11 +310,15 @@ class _Builder:
 
     def flush(self) -> None:
         self._end_line()
+        done = False
         if self._lines and self._node is not None:
             self.blocks.append(Block(tuple(self._lines), self._node, self._context.kind, self._context.group))
+            done = self._until is not None and self._until(self.blocks)
         self._lines = []
         self._node = None
         self._pending_br = 0
+        if done:
+            raise _Enough
 
     def _open(self, node: HtmlElement, context: _Context) -> None:
         if self._pending_br >= 2:

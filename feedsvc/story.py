@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from lxml.html import HtmlElement
 
@@ -20,7 +21,7 @@ from feedsvc.companions import Companion, split_companions
 from feedsvc.fallback import drop_link_lists, drop_preamble, drop_promo_blocks
 from feedsvc.models import Dateline
 from feedsvc.rules.model import SiteRules
-from feedsvc.storyhead import StoryHead, find_head
+from feedsvc.storyhead import StoryHead, find_head, settled_head
 from feedsvc.textmatch import starts_with_any
 
 
@@ -44,13 +45,24 @@ def read_story(
 ) -> StoryParts:
     """The main story's head and blocks, and the companion stories, found under ``roots``."""
     patterns = rules.dateline_pattern
-    head = find_head(
-        linearise_all(roots),
-        title_hints=title_hints,
-        patterns=patterns,
-        opening_patterns=rules.companion_pattern,
-        dateline_hint=dateline_hint,
-    )
+    head_of = partial(find_head, title_hints=title_hints, patterns=patterns,
+                      opening_patterns=rules.companion_pattern, dateline_hint=dateline_hint)
+    settled_of = partial(settled_head, title_hints=title_hints, patterns=patterns,
+                         opening_patterns=rules.companion_pattern, dateline_hint=dateline_hint)
+    settled: list[StoryHead] = []
+
+    def story_over(blocks: list[Block]) -> bool:
+        """Stop reading at a block that ends the story once the head before it is settled:
+        what follows (related links, donation boxes, comments) is never the story."""
+        if automatic or not starts_with_any(blocks[-1].text, rules.body_end_text):
+            return False
+        head = settled_of(blocks)
+        if head is not None:
+            settled.append(head)
+        return head is not None
+
+    blocks = linearise_all(roots, until=story_over if rules.body_end_text else None)
+    head = settled[0] if settled else head_of(blocks)
     blocks = story_end(head.body, rules.body_end_text, patterns)
     first = next((b for b in blocks if b.text and not starts_with_any(b.text, rules.strip_text)), None)
     keep = head.marks + ((first,) if first is not None else ())

@@ -49,6 +49,40 @@ def find_head(
     dateline_hint: str | None = None,
 ) -> StoryHead:
     """The head of the story in ``blocks`` and the blocks after it."""
+    return _head(
+        blocks, title_hints=title_hints, patterns=patterns, opening_patterns=opening_patterns, dateline_hint=dateline_hint
+    )[0]
+
+
+def settled_head(
+    blocks: Sequence[Block],
+    *,
+    title_hints: Sequence[str],
+    patterns: Sequence[str] = (),
+    opening_patterns: Sequence[str] = (),
+    dateline_hint: str | None = None,
+) -> StoryHead | None:
+    """``find_head(blocks)`` when no block added after ``blocks`` could change it, else None.
+
+    That holds once a dateline near a headline is found (the first one wins, whatever comes
+    later) and the last block lies wholly after the head (the line after the dateline, which
+    may be a late byline, included): a reader of the page in order may stop there.
+    """
+    head, settled = _head(
+        blocks, title_hints=title_hints, patterns=patterns, opening_patterns=opening_patterns, dateline_hint=dateline_hint
+    )
+    return head if settled else None
+
+
+def _head(
+    blocks: Sequence[Block],
+    *,
+    title_hints: Sequence[str],
+    patterns: Sequence[str],
+    opening_patterns: Sequence[str],
+    dateline_hint: str | None,
+) -> tuple[StoryHead, bool]:
+    """(the head, whether later blocks could not change it): see ``settled_head``."""
     spots = [
         _Spot(i, j, line.text) for i, block in enumerate(blocks) for j, line in enumerate(block.lines) if line.text
     ]
@@ -63,8 +97,14 @@ def find_head(
     title_hint = hints[0] if hints else None
     anchor, dateline, author, opening_rest = _find_dateline(spots, titles, patterns, opening_patterns, dateline_hint)
     headline = _find_headline(spots, blocks, titles, anchor)
+    settled = (
+        anchor is not None
+        and any(anchor - _TITLE_REACH <= t < anchor for t in titles)
+        and anchor + 1 < len(spots)
+        and spots[anchor + 1].block < len(blocks) - 1
+    )
     if anchor is None and headline is None:
-        return StoryHead(title_hint, None, None, (), tuple(blocks))
+        return StoryHead(title_hint, None, None, (), tuple(blocks)), False
     end = anchor if anchor is not None else headline
     assert end is not None
     start = headline if headline is not None else end
@@ -75,7 +115,7 @@ def find_head(
     body = _kept_images(blocks, spots, start, end) + _after(blocks, spots, end, opening_rest)
     title = _headline_text(spots[headline].text, hints) if headline is not None else title_hint
     marks = tuple(dict.fromkeys(blocks[spots[p].block] for p in (start, end)))
-    return StoryHead(title, author, dateline, marks, tuple(body))
+    return StoryHead(title, author, dateline, marks, tuple(body)), settled
 
 
 def _headline_text(text: str, hints: Sequence[str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import lxml.html
 import pytest
 
-from feedsvc.blocks import Line, is_data_table, linearise, trim_line_start
+from feedsvc.blocks import Line, is_data_table, linearise, linearise_all, trim_line_start
 
 
 def blocks_of(html: str) -> list[list[str]]:
@@ -111,3 +111,10 @@ def test_trim_line_start(html: str, prefix: str, expected_html: str, expected_te
 
 def test_trimming_everything_leaves_nothing() -> None:
     assert trim_line_start(Line("Paris (AFP) May 2, 2019", "Paris (AFP) May 2, 2019"), "Paris (AFP) May 2, 2019") is None
+
+
+def test_linearise_all_reads_no_further_than_asked() -> None:
+    roots = [lxml.html.fragment_fromstring(html, create_parent="div") for html in ("<p>a</p><p>b</p><p>c</p>", "<p>d</p>")]
+    assert [b.text for b in linearise_all(roots)] == ["a", "b", "c", "d"]
+    assert [b.text for b in linearise_all(roots, until=lambda blocks: blocks[-1].text == "b")] == ["a", "b"]
+    assert [b.text for b in linearise_all(roots, until=lambda blocks: False)] == ["a", "b", "c", "d"]

@@ -7,9 +7,9 @@ from datetime import date
 import lxml.html
 import pytest
 
-from feedsvc.blocks import linearise
+from feedsvc.blocks import Block, linearise
 from feedsvc.models import Dateline
-from feedsvc.storyhead import StoryHead, find_head
+from feedsvc.storyhead import StoryHead, find_head, settled_head
 
 TITLE = "Kim, Putin vow to seek closer ties at first talks"
 DATELINE = Dateline("Vladivostok, Russia", "AFP", date(2019, 4, 25))
@@ -81,3 +81,47 @@ def test_a_section_label_printed_on_the_headline_line_is_not_part_of_the_title()
     head = head_of(f"<b>NUKEWARS</b> <font size=6><b>{TITLE}</b></font><br>Vladivostok, Russia (AFP) April 25, 2019<br><br>Story.")
     assert (head.title, head.dateline) == (TITLE, DATELINE)
     assert body(head) == ["Story."]
+
+
+# ---------------------------------------------------------------- reading no further than needed
+
+
+def blocks_of(html: str) -> list[Block]:
+    return linearise(lxml.html.fragment_fromstring(html, create_parent="div"))
+
+
+HEAD = f"<h1>{TITLE}</h1><p>By Maria PANINA</p><p>Vladivostok, Russia (AFP) April 25, 2019</p>"
+
+
+@pytest.mark.parametrize(
+    ("html", "settled"),
+    [
+        pytest.param(HEAD + "<p>Story.</p><p>Related Links</p>", True, id="dateline-near-headline-then-more"),
+        pytest.param(HEAD, False, id="dateline-is-the-last-line: a byline may follow"),
+        pytest.param(HEAD + "<p>By Maria PANINA</p>", False, id="the-late-byline-is-the-last-block"),
+        pytest.param("<p>Vladivostok, Russia (AFP) April 25, 2019</p><p>Story.</p><p>More.</p>", False, id="no-headline-before-the-dateline"),
+        pytest.param(f"<h1>{TITLE}</h1><p>Story without a dateline.</p><p>More.</p>", False, id="no-dateline-yet"),
+    ],
+)
+def test_a_head_is_settled_once_later_blocks_cannot_change_it(html: str, settled: bool) -> None:
+    blocks = blocks_of(html)
+    head = settled_head(blocks, title_hints=(TITLE,))
+    assert (head is not None) == settled
+    if head is not None:
+        assert head == find_head(blocks, title_hints=(TITLE,))
+
+
+def test_a_settled_head_is_the_head_of_the_whole_page() -> None:
+    """What settled_head decides on the first blocks holds for the page: later headline
+    look-alikes and datelines (a teaser of another story) change nothing."""
+    page = HEAD + "<p>Story.</p><p>Related Links</p>" + f"<p>{TITLE}</p><p>Seoul (AFP) April 26, 2019</p><p>Other.</p>"
+    blocks = blocks_of(page)
+    for count in range(1, len(blocks) + 1):
+        head = settled_head(blocks[:count], title_hints=(TITLE,))
+        if head is not None:
+            whole = find_head(blocks, title_hints=(TITLE,))
+            assert (head.title, head.author, head.dateline, head.marks) == (whole.title, whole.author, whole.dateline, whole.marks)
+            assert head.body == whole.body[: len(head.body)]
+            break
+    else:
+        pytest.fail("the head was never settled")
