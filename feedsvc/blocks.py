@@ -65,10 +65,10 @@ class Block:
     node: HtmlElement  # the element holding the block's first piece
     kind: str = "p"  # p, h1..h6, li, blockquote, caption, pre, table
     group: HtmlElement | None = field(default=None)  # the list or quote a li/blockquote block belongs to
+    text: str = field(init=False)  # the lines' texts, one per line; read for every block, so made at once
 
-    @cached_property
-    def text(self) -> str:
-        return "\n".join(line.text for line in self.lines if line.text)
+    def __post_init__(self) -> None:
+        self.text = "\n".join(line.text for line in self.lines if line.text)
 
     @property
     def html(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import lxml.etree
 from lxml.html import HtmlElement
 
 #: Whole-token matches (``ad``, ``nav``) and prefixes of tokens (``share`` matches ``sharebar``).
@@ -26,6 +27,7 @@ _PROTECTED_TAGS = frozenset({"html", "body", "article", "main"})
 _LONG_TEXT = 1500
 _LOW_LINK_DENSITY = 0.25
 _TOKEN = re.compile(r"[^a-z0-9]+")
+_NAMED = lxml.etree.XPath(".//*[@class or @id]")  # compiled once: it runs on every page
 
 
 def is_boilerplate_name(names: str) -> bool:
@@ -39,7 +41,7 @@ def is_boilerplate_name(names: str) -> bool:
 def prune_boilerplate(root: HtmlElement) -> int:
     """Remove widget elements under ``root`` (in place); returns how many went."""
     doomed = []
-    for element in root.xpath(".//*[@class or @id]"):
+    for element in _NAMED(root):
         if element.tag in _PROTECTED_TAGS:
             continue
         names = f"{element.get('class') or ''} {element.get('id') or ''}"

@@ -87,8 +87,7 @@ def parse_fragment(html: str) -> HtmlElement:
 
 def drop_junk(root: HtmlElement) -> None:
     """Remove comments, scripts, styles, embeds, ads and form controls (in place)."""
-    lxml.etree.strip_elements(root, lxml.etree.Comment, lxml.etree.ProcessingInstruction, with_tail=False)
-    lxml.etree.strip_elements(root, *JUNK_TAGS, with_tail=False)
+    lxml.etree.strip_elements(root, lxml.etree.Comment, lxml.etree.ProcessingInstruction, *JUNK_TAGS, with_tail=False)
     for form in list(root.iter("form")):
         if len(form.text_content()) < _PAGE_FORM_TEXT:
             form.drop_tree()
@@ -105,13 +104,14 @@ def rescue_noscript_images(root: HtmlElement) -> None:
     (tracking pixels in links, "enable JavaScript" notes) goes with the junk.
     """
     for noscript in list(root.iter("noscript")):
-        images = noscript.xpath(".//img")
-        if not images or noscript.text_content().strip() or noscript.find(".//a") is not None:
+        if next(noscript.iter("img"), None) is None or next(noscript.iter("a"), None) is not None:
+            continue
+        if noscript.text_content().strip():
             continue
         before = noscript.getprevious()
         parent = noscript.getparent()
         beside_image = before is not None and (
-            before.tag == "img" or (before.find(".//img") is not None and not before.text_content().strip())
+            before.tag == "img" or (next(before.iter("img"), None) is not None and not before.text_content().strip())
         )
         if beside_image and before is not None:
             before.drop_tree()  # the placeholder (its tail text stays)

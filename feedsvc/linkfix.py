@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
+import lxml.etree
 from lxml.html import HtmlElement
 
 LAZY_ATTRS = (
@@ -25,6 +26,7 @@ _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 #: A root-relative address that urljoin keeps as it is: no space, backslash or ";", no empty query or
 #: fragment (dot segments are ruled out separately).
 _PLAIN_PATH = re.compile(r"/(?!/)(?:[^\s\\?#;]|[?#](?!#|\Z))*\Z")
+_LINKED = lxml.etree.XPath("descendant-or-self::*[@href or @src or @poster]")  # compiled once: every page
 _TRACKING_SIZE = 2  # pixels: an image this small is a tracker
 
 
@@ -50,7 +52,7 @@ def drop_tracking_images(root: HtmlElement) -> None:
 def absolutise_urls(root: HtmlElement, base_url: str) -> None:
     """Resolve every ``href``/``src`` against ``base_url`` (in place)."""
     origin = _origin(base_url)
-    for element in root.xpath("descendant-or-self::*[@href or @src or @poster]"):
+    for element in _LINKED(root):
         for attr in _URL_ATTRS:
             value = element.get(attr)
             if value is None:

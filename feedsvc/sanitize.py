@@ -51,7 +51,7 @@ _EMPTY = re.compile(
 )
 _UNLINKED = re.compile(r"<a>((?:[^<]|<(?!/?a[ >]))*)</a>")
 _BLOCK_TAGS = "p|h2|h3|h4|ul|ol|li|blockquote|figure|figcaption|table|tr|pre"
-_SPACE_BEFORE_BLOCK = re.compile(rf" (?=</?(?:{_BLOCK_TAGS})>)")
+_SPACE_BEFORE_BLOCK = re.compile(rf" <(/?(?:{_BLOCK_TAGS})>)")  # a literal start: the scan skips ahead
 _SPACE_AFTER_BLOCK = re.compile(rf"(</?(?:{_BLOCK_TAGS})>) ")
 _LEADING_BR = re.compile(r"(<(?:p|li|h[234]|figcaption)>)(?: ?<br>)+ ?")
 _TRAILING_BR = re.compile(r" ?<br>(?=(?: ?<br>)* ?</(?:p|li|h[234]|figcaption)>)")
@@ -71,7 +71,9 @@ def _tidy(html: str) -> str:
     count = 1
     while count:  # removing an empty <b> may empty its <p>
         html, count = _EMPTY.subn("", html)
-    html = _TRAILING_BR.sub("", _LEADING_BR.sub(r"\1", html.replace("  ", " ")))
+    html = html.replace("  ", " ")
+    if "<br>" in html:
+        html = _TRAILING_BR.sub("", _LEADING_BR.sub(r"\1", html))
     html, count = _EMPTY.subn("", html)
-    html = _SPACE_AFTER_BLOCK.sub(r"\1", _SPACE_BEFORE_BLOCK.sub("", html))
+    html = _SPACE_AFTER_BLOCK.sub(r"\1", _SPACE_BEFORE_BLOCK.sub(r"<\1", html))
     return _LINE_BREAK_AFTER.sub("\\1\n", html)
