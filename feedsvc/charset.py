@@ -15,7 +15,6 @@ import codecs
 import re
 import unicodedata
 
-from charset_normalizer import from_bytes
 
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
@@ -78,6 +77,10 @@ def decode(body: bytes, http_charset: str | None) -> tuple[str, str]:
             continue  # a wrong declaration: fall through to the next source
     if as_utf8 is not None:
         return as_utf8, "utf-8"
+    # Imported here: a page that declares no charset is rare, and charset-normalizer loads every
+    # codec of the standard library while it guesses (the daemon decodes in its CPU workers).
+    from charset_normalizer import from_bytes
+
     best = from_bytes(body[:65536]).best()
     guess = normalise(best.encoding) if best is not None else None
     # Detectors hesitate between the Latin single-byte codecs (cp1252, cp1250, cp852...)

@@ -23,6 +23,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
@@ -134,6 +135,7 @@ class Fetcher:
         session: aiohttp.ClientSession,
         *,
         observer: ResponseObserver | None = None,
+        decode_in: Executor | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
@@ -141,6 +143,7 @@ class Fetcher:
         self._settings = settings
         self._session = session
         self._observer = observer
+        self._decode_in = decode_in
         self._clock = clock
         self._sleep = sleep
         self._wall = wall
@@ -296,8 +299,9 @@ class Fetcher:
         body = await self._read_capped(url, response, self._settings.max_bytes)
         if charset.looks_binary(body):
             raise UnsupportedContent(url, f"the body is binary data, not the {mime or 'text'} it claims to be")
-        # Off the event loop: charset detection (a page declaring none) takes ~100 ms of CPU.
-        text, codec = await asyncio.to_thread(charset.decode, body, response.charset)
+        # Off the event loop, in ``decode_in`` (the daemon's CPU pool) or a thread: charset
+        # detection (a page declaring none) takes ~100 ms of CPU.
+        text, codec = await asyncio.get_running_loop().run_in_executor(self._decode_in, charset.decode, body, response.charset)
         return Page(url, str(response.url), status, mime, body, text, codec, validators)
 
     async def _read_capped(self, url: str, response: aiohttp.ClientResponse, cap: int) -> bytes:

@@ -9,9 +9,12 @@ whitespace is collapsed (outside ``<pre>``).
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import TYPE_CHECKING
 
-import nh3
+if TYPE_CHECKING:
+    import nh3
 
 ALLOWED_TAGS = frozenset({
     "p", "br", "h2", "h3", "h4", "blockquote", "ul", "ol", "li", "dl", "dt", "dd",
@@ -34,15 +37,23 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 
-_CLEANER = nh3.Cleaner(
-    tags=set(ALLOWED_TAGS),
-    clean_content_tags=set(DROPPED_WITH_CONTENT),
-    attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-    url_schemes=set(URL_SCHEMES),
-    link_rel=None,
-    strip_comments=True,
-    url_relative="deny",
-)
+
+
+@functools.cache
+def _cleaner() -> nh3.Cleaner:
+    """The allowlist cleaner, made (and nh3 loaded) on first use: in the CPU workers only."""
+    import nh3
+
+    return nh3.Cleaner(
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel=None,
+        strip_comments=True,
+        url_relative="deny",
+    )
+
 _PRE = re.compile(r"(<pre>.*?</pre>)", re.DOTALL)
 _EMPTY = re.compile(
     r"<(?:(p|li|h2|h3|h4|blockquote|figcaption|a|b|i|em|strong)>(?: |&nbsp;|<br>)*</\1>"
@@ -60,7 +71,7 @@ _LINE_BREAK_AFTER = re.compile(r"(</(?:p|h2|h3|h4|ul|ol|blockquote|figure|table|
 
 def sanitize(html: str) -> str:
     """``html`` reduced to the allowlist, tidy and safe."""
-    safe = _CLEANER.clean(html)
+    safe = _cleaner().clean(html)
     parts = _PRE.split(safe)
     tidy = [part if part.startswith("<pre>") else _tidy(part) for part in parts]
     return "".join(tidy).strip()

@@ -101,7 +101,9 @@ async def runtime(settings: Settings, *, cpu: Executor | None = None, serve: boo
         if settings.role in ("both", "scrape"):  # stories stored under rules that changed since: re-extract them
             await reextract_changed(settings, store, rules, pool, extract_page)
         board, fetch_metrics = StatusBoard(), FetchMetrics()
-        fetcher = Fetcher(settings.fetch, session, observer=fetch_metrics.observe)
+        # Pages are decoded in the CPU pool too: charset detection is CPU work, and the libraries
+        # it loads would stay in this process's memory.
+        fetcher = Fetcher(settings.fetch, session, observer=fetch_metrics.observe, decode_in=pool)
         cache = FeedCache(settings, executor=pool)  # rendering holds the GIL: not in a thread of this process
         on_change = (lambda: cache.refresh(store)) if serve else None
         scraper = Scraper(settings, store, fetcher, rules, pool, on_change=on_change, on_run=board.record)

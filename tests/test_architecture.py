@@ -54,9 +54,12 @@ def test_the_store_knows_nothing_of_the_stages() -> None:
         assert not imported & {*STAGES, *COMPOSERS}, f"store/{path.name} imports {sorted(imported & {*STAGES, *COMPOSERS})}"
 
 
-#: Libraries only CPU workers use (extraction, fingerprints, feed rendering, section feeds):
+#: Libraries only CPU workers use (extraction, cleaning, fingerprints, feed rendering, section feeds,
+#: charset detection):
 #: the process serving feeds must not hold them in memory.
-WORKER_ONLY_LIBRARIES = ("numpy", "datasketch", "scipy", "readability", "html5lib", "feedparser", "feedgen.feed")
+WORKER_ONLY_LIBRARIES = (
+    "numpy", "datasketch", "scipy", "readability", "html5lib", "feedparser", "feedgen.feed", "nh3", "charset_normalizer",
+)
 
 
 def test_the_serving_process_does_not_load_the_workers_libraries() -> None:

@@ -192,6 +192,24 @@ async def test_conditional_get_turns_into_not_modified(scripted: tuple[Scripted,
     assert server.log[-1][1]["If-None-Match"] == '"v1"'
 
 
+async def test_pages_are_decoded_in_the_executor_given(scripted: tuple[Scripted, str]) -> None:
+    """The daemon decodes in its CPU pool: charset detection is CPU work and what it loads
+    would stay in the serving process."""
+    _, base = scripted
+    decoded_in: list[str] = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            decoded_in.append(fn.__name__)
+            return super().submit(fn, *args, **kwargs)
+
+    with Recording(1) as executor:
+        async with new_session(FAST) as session:
+            page = await Fetcher(FAST, session, decode_in=executor).fetch(f"{base}/charset/{next(iter(CHARSET_CASES))}")
+    assert decoded_in == ["decode"]
+    assert CURLY in page.text
+
+
 @pytest.mark.parametrize("case", list(CHARSET_CASES))
 async def test_charsets_come_out_right_whatever_is_declared(scripted: tuple[Scripted, str], case: str) -> None:
     _, base = scripted
