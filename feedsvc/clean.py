@@ -7,7 +7,8 @@ The order is fixed (sanitizing always runs last)::
     -> blocks (``<br><br>`` runs become paragraphs) -> drop boilerplate text blocks
     -> render (subheads, figures with captions, lists) -> nh3 allowlist
 
-Cleaning clean HTML gives the same HTML, so the pipeline may clean twice.
+Cleaning clean HTML gives the same HTML: extraction runs these steps on its own tree
+(cleansteps), and its output needs no second pass.
 """
 
 from __future__ import annotations
