@@ -111,7 +111,7 @@ async def run(report: Report, work: Path, plan: ScrapePlan, log: Callable[[str],
         origin.gate.set()
         finished = asyncio.Event()
         scrape_end: list[float] = []
-        await _watch_scrape(daemon, before, expected, finished, scrape_end)
+        await _watch_scrape(daemon, before, expected, len(synthetic), finished, scrape_end)
         cpu_after = daemon.cpu_seconds()
         after = await daemon.metrics()
         await asyncio.sleep(plan.idle_seconds + 1.0)
@@ -147,13 +147,16 @@ async def _scrape_once(config: Path) -> None:
         raise RuntimeError(f"feedsvc scrape failed ({process.returncode}): {out.decode(errors='replace')[-2000:]}")
 
 
-async def _watch_scrape(daemon: Daemon, before: dict[str, float], expected: int, finished: asyncio.Event,
-                        end: list[float]) -> None:
-    """Set ``finished`` once every expected article is extracted and the feeds stopped
-    re-rendering; ``end`` gets the time of the poll that first saw the last change (an upper bound)."""
-    names = ("feedsvc_extractions_total", "feedsvc_feed_renders_total", "feedsvc_stories_stored_total")
+async def _watch_scrape(daemon: Daemon, before: dict[str, float], expected: int, sections: int,
+                        finished: asyncio.Event, end: list[float]) -> None:
+    """Set ``finished`` once every expected article is extracted, every held section's refresh
+    has ended (its articles stored: a copy stored as another story's alias moves no story
+    counter) and the feeds stopped re-rendering; ``end`` gets the time of the poll that first
+    saw the last change (an upper bound)."""
+    names = ("feedsvc_extractions_total", "feedsvc_section_runs_total", "feedsvc_feed_renders_total",
+             "feedsvc_stories_stored_total")
     last = tuple(metric_sum(before, n) for n in names)
-    base = last[0]
+    base = last
     changed_at = time.monotonic()
     deadline = changed_at + 600
     while time.monotonic() < deadline:
@@ -162,7 +165,8 @@ async def _watch_scrape(daemon: Daemon, before: dict[str, float], expected: int,
         values = tuple(metric_sum(samples, n) for n in names)
         if values != last:
             last, changed_at = values, now
-        if values[0] - base >= expected and now - changed_at >= 1.5:
+        done = values[0] - base[0] >= expected and values[1] - base[1] >= sections
+        if done and now - changed_at >= 1.5:
             break
         await asyncio.sleep(0.2)
     end.append(changed_at)
