@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
